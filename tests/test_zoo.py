@@ -41,15 +41,36 @@ def test_zoo_killed_resumes(tmp_path):
     assert len(states) == 8 and all('head.weight' in s for s in states)
 
 def test_engines_agree_on_real_data():
-    "Loop and vmap ensemble: same seeds and batches give the same losses, weights and test accuracy (tolerance 1e-4)."
+    "Loop and vmap ensemble, default model, one epoch: same seeds and batches give the same losses and weights within 2e-3 (observed ~5e-4)."
     tr, te = load_fashion_mnist('train'), load_fashion_mnist('test')
     subsets, seeds = [np.arange(0, 4000), np.arange(2000, 6000), np.arange(6000)], [3, 4, 5]
-    cfg = CNNConfig(widths=(8, 16), depth=2, residual=True, norm='group')
+    cfg = CNNConfig()
     a, la = fit(cfg, SHORT, tr.x, tr.y, subsets, seeds, engine='loop')
     b, lb = fit(cfg, SHORT, tr.x, tr.y, subsets, seeds, engine='vmap')
-    assert torch.allclose(la, lb, atol=1e-4), (la - lb).abs().max()
+    assert torch.allclose(la, lb, atol=2e-3), (la - lb).abs().max()
     for sa, sb in zip(a, b):
-        for k in sa: assert torch.allclose(sa[k], sb[k], atol=1e-4), k
+        for k in sa: assert torch.allclose(sa[k], sb[k], atol=2e-3), (k, (sa[k] - sb[k]).abs().max())
     acc_a = accuracy(predict_logits(cfg, a, te.x[:2000]), te.y[:2000])
     acc_b = accuracy(predict_logits(cfg, b, te.x[:2000]), te.y[:2000])
     assert torch.allclose(acc_a, acc_b, atol=2e-3) and (acc_a > 0.6).all()
+
+@pytest.mark.parametrize('cfg', [CNNConfig(), CNNConfig(widths=(8, 16), depth=2, residual=True, norm='group'),
+                                 CNNConfig(widths=(4, 8, 8), depth=2, norm='group', input_size=32)])
+def test_ensemble_gradients_exact_float64(cfg):
+    """Every family member: the ensemble's per-model gradients equal the loop's to 1e-12 in float64. (In float32,
+    deep residual/GroupNorm nets at high learning rates amplify rounding differences step by step, so whole runs
+    are compared on the default model above.)"""
+    from vision_unlearning.models import build_model, _fit_vmap
+    import copy, torch.nn.functional as F
+    from torch.func import stack_module_state, functional_call, vmap
+    ms = [build_model(cfg, s).double() for s in (0, 1)]
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 16, cfg.in_channels, cfg.input_size, cfg.input_size, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 10, (2, 16), generator=g)
+    ref = []
+    for k, m in enumerate(ms):
+        F.cross_entropy(m(x[k]), y[k]).backward(); ref.append({n: p.grad for n, p in m.named_parameters()})
+    params, buffers = stack_module_state(ms); base = copy.deepcopy(ms[0]).to('meta')
+    vmap(lambda p, b, xb, yb: F.cross_entropy(functional_call(base, (p, b), (xb,)), yb))(params, buffers, x, y).sum().backward()
+    err = max((params[n].grad[k] - ref[k][n]).abs().max().item() for k in range(2) for n in params)
+    assert err < 1e-12, err
