@@ -9,6 +9,12 @@ import argparse, os
 import pandas as pd
 from vision_unlearning.zoo import ZooBenchConfig, zoo_benchmark
 
+def md(df:pd.DataFrame)->str:
+    "A DataFrame as a GitHub-markdown table (the docs site renders it as a table)."
+    cols = [str(c) for c in df.columns]
+    rows = [[str(v) for v in r] for r in df.itertuples(index=False)]
+    return '\n'.join(['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)] + ['| ' + ' | '.join(r) + ' |' for r in rows])
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--device', default='cpu', help="'cpu', 'cuda' or 'mps'")
@@ -17,15 +23,16 @@ def main():
     a = p.parse_args()
     cfg = ZooBenchConfig(device=a.device, ks=tuple(int(k) for k in a.ks.split(',')))
     r = zoo_benchmark(cfg, recompute_if_exists=a.recompute)
-    print(f"device: {r['device_name']}  threads: {r['threads']}\n")
+    print(f"device: {r['device_name']}, torch threads: {r['threads']}\n")
     print("Size vs accuracy (one model on full Fashion-MNIST; default = most accurate within "
           f"{cfg.budget_models} models in {cfg.budget_seconds:g} s):")
-    print(pd.DataFrame(r['sizes']).to_string(index=False))
+    print(md(pd.DataFrame(r['sizes'])))
     print(f"\nchosen default: widths {r['default']['widths']}, {r['default']['epochs']:g} epoch(s)\n")
     print("Engines (default model, full training set):")
-    e = pd.DataFrame(r['engines'])
-    print(e.pivot(index='K', columns='engine', values=['models_per_min', 'mean_test_acc', 'peak_mem_mb']).to_string())
+    e = pd.DataFrame(r['engines']).pivot(index='K', columns='engine', values=['models_per_min', 'mean_test_acc', 'peak_mem_mb'])
+    e.columns = [f'{engine} {what}' for what, engine in e.columns]
+    print(md(e.reset_index()))
     print(f"\nThroughput: matrix product {r['matmul_gflops']} GFLOP/s")
-    print(pd.DataFrame(r['throughput']).to_string(index=False))
+    print(md(pd.DataFrame(r['throughput'])))
 
 if __name__ == '__main__': main()
