@@ -28,6 +28,8 @@ def main():
           f"{cfg.budget_models} models in {cfg.budget_seconds:g} s):")
     print(md(pd.DataFrame(r['sizes'])))
     print(f"\nchosen default: widths {r['default']['widths']}, {r['default']['epochs']:g} epoch(s)\n")
+    b = r['budget']
+    print(f"budget check: {b['models']} default models trained as one zoo in {b['seconds']} s (budget {b['budget_seconds']:g} s)\n")
     print("Engines (default model, full training set):")
     e = pd.DataFrame(r['engines']).pivot(index='K', columns='engine', values=['models_per_min', 'mean_test_acc', 'peak_mem_mb'])
     e.columns = [f'{engine} {what}' for what, engine in e.columns]
