@@ -30,30 +30,39 @@ def skip_flags()->set[str]:
     if not torch.cuda.is_available(): skip.add('cuda')
     return skip
 
-def make_executor(skip:set[str]):
-    from nbconvert.preprocessors import ExecutePreprocessor
-    class StageExecutor(ExecutePreprocessor):
-        "ExecutePreprocessor that honours nbdev's `eval: false`, `nbdev_export()` and flag conventions."
-        def preprocess_cell(self, cell, resources, index):
-            if cell.cell_type == 'code':
-                d, _ = directives(cell.source)
-                if d.get('eval') == 'false' or 'nbdev_export(' in cell.source or skip & d.keys():
-                    cell.outputs = []
-                    return cell, resources
-            return super().preprocess_cell(cell, resources, index)
-    return StageExecutor
+# Each notebook runs in a fresh Python process with execnb's in-process shell (what `nbdev_test` uses): no kernel and
+# no ZMQ sockets, which nbclient's TCP kernels occasionally lost a reply over (a run then hung forever).
+_EXEC = """
+import json, os, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[4])
+from execnb.nbio import read_nb, write_nb
+from execnb.shell import CaptureShell
+from build_site import directives
+src, dest, skip = Path(sys.argv[1]), Path(sys.argv[2]), set(json.loads(sys.argv[3]))
+nb = read_nb(src)
+def preproc(cell):
+    "True for cells that are not run: `eval: false`, `nbdev_export()`, flagged cells."
+    if cell.cell_type != 'code': return False
+    d, _ = directives(cell.source)
+    if d.get('eval') == 'false' or 'nbdev_export(' in cell.source or skip & d.keys(): cell.outputs = []; return True
+    return False
+os.chdir(src.parent)
+sh = CaptureShell()
+try: sh.run_all(nb, exc_stop=True, preproc=preproc)
+finally: write_nb(nb, dest)
+"""
 
-def run(nb_path:Path, out:Path, Executor, timeout:int|None)->float:
-    "Execute one notebook into `out`; raise with the failing cell's traceback (the partial notebook is still written)."
-    import nbformat
+def run(nb_path:Path, out:Path, skip:set[str], timeout:int|None)->float:
+    "Execute one notebook into `out` in a fresh process; raise with the failing cell's traceback (the partial notebook is still written)."
+    import json, subprocess
     t = time.time()
     if str(_frontmatter(nb_path).get('skip_exec', '')).lower() == 'true':
         shutil.copy2(nb_path, out/nb_path.name)
         return -1.0
-    nb = nbformat.read(nb_path, as_version=4)
-    ep = Executor(timeout=timeout, kernel_name='python3')
-    try: ep.preprocess(nb, {'metadata': {'path': str(nb_path.parent)}})
-    finally: nbformat.write(nb, out/nb_path.name)
+    r = subprocess.run([sys.executable, '-c', _EXEC, str(nb_path), str(out/nb_path.name), json.dumps(sorted(skip)), str(Path(__file__).parent)],
+                       capture_output=True, text=True, timeout=timeout)
+    if r.returncode: raise RuntimeError(r.stderr[-8000:])
     return time.time() - t
 
 def main(argv=None):
@@ -61,7 +70,7 @@ def main(argv=None):
     ap.add_argument('names', nargs='*', help='notebooks to run (default: all, in stage order)')
     ap.add_argument('--src', default=str(ROOT/'nbs'))
     ap.add_argument('--out', default=str(ROOT/'_build'/'nbs'))
-    ap.add_argument('--timeout', type=int, default=None, help='seconds per cell (default: no limit)')
+    ap.add_argument('--timeout', type=int, default=None, help='seconds per notebook (default: no limit)')
     a = ap.parse_args(argv)
     src, out = Path(a.src).resolve(), Path(a.out).resolve()
     nbs = notebooks(src)
@@ -76,14 +85,12 @@ def main(argv=None):
     os.environ.setdefault('JUPYTER_PREFER_ENV_PATH', '1')   # the kernel is this venv's python
     os.environ.setdefault('PYDEVD_DISABLE_FILE_VALIDATION', '1')
     skip = skip_flags()
-    Executor = make_executor(skip)
     print(f"run_notebooks: {len(nbs)} notebooks -> {os.path.relpath(out)}" + (f" (skipping cells flagged {sorted(skip)})" if skip else ''))
-    from nbclient.exceptions import CellExecutionError
     t0 = time.time()
     for i, p in enumerate(nbs, 1):
         print(f"  [{i}/{len(nbs)}] {p.name} ...", flush=True)
-        try: secs = run(p, out, Executor, a.timeout)
-        except CellExecutionError as e:
+        try: secs = run(p, out, skip, a.timeout)
+        except Exception as e:
             print(f"  [{i}/{len(nbs)}] {p.name}: FAILED\n{e}\nrun_notebooks: {p.name} failed; the partly executed copy is {os.path.relpath(out/p.name)}")
             sys.exit(1)
         print(f"  [{i}/{len(nbs)}] {p.name}: " + ('skipped (skip_exec)' if secs < 0 else f"{secs:.1f} s"), flush=True)
