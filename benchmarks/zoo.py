@@ -5,7 +5,7 @@ achieved GFLOP/s of a training step against a large matrix product on the same d
     python benchmarks/zoo.py --device cuda   # on a GPU machine
     python benchmarks/zoo.py --recompute     # measure again
 """
-import argparse, os
+import argparse
 import pandas as pd
 from vision_unlearning.zoo import ZooBenchConfig, zoo_benchmark
 

@@ -60,7 +60,7 @@ def test_ensemble_gradients_exact_float64(cfg):
     """Every family member: the ensemble's per-model gradients equal the loop's to 1e-12 in float64. (In float32,
     deep residual/GroupNorm nets at high learning rates amplify rounding differences step by step, so whole runs
     are compared on the default model above.)"""
-    from vision_unlearning.models import build_model, _fit_vmap
+    from vision_unlearning.models import build_model
     import copy, torch.nn.functional as F
     from torch.func import stack_module_state, functional_call, vmap
     ms = [build_model(cfg, s).double() for s in (0, 1)]

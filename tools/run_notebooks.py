@@ -10,12 +10,12 @@ matter says `skip_exec: true`, and `#| cuda` cells when torch sees no GPU.
     python tools/run_notebooks.py 01_data 02_models  # only these (names or paths)
 """
 from __future__ import annotations
-import argparse, os, re, shutil, sys, time
+import argparse, os, shutil, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_site import directives, notebooks   # noqa: E402  (one definition of page order and of `#|` parsing)
+from build_site import notebooks   # page order is defined once, in build_site (the worker imports `directives` itself)
 
 def _frontmatter(path:Path)->dict:
     "nbdev's view of a notebook's front matter (YAML raw cell or `# title` / `> description` / `- key: value`)."

@@ -287,9 +287,9 @@ def load_or_compute(self:ArtifactStore,
     "The stored product for (`kind`, `config`, `version`, `deps`), computing and storing it first if needed."
     from vision_unlearning import __version__
     deps = list(deps); key = self.key(kind, config, version, deps); folder = self.folder(kind, key)
-    if not recompute_if_exists and (obj := self._read(folder)) is not None: self.stats['hits'] += 1; return obj
-    with _locked(folder.parent/f"{key}.lock"):
-        if not recompute_if_exists and (obj := self._read(folder)) is not None: self.stats['hits'] += 1; return obj
+    if not recompute_if_exists and (obj := self.get(kind, config, version, deps)) is not None: return obj
+    with _locked(folder.parent/f"{key}.lock"):   # another process may have stored it while we waited
+        if not recompute_if_exists and (obj := self.get(kind, config, version, deps)) is not None: return obj
         t0 = time.perf_counter(); obj = compute(); secs = time.perf_counter() - t0
         meta = dict(kind=kind, key=key, config_class=type(config).__qualname__, config=config, version=version, deps=deps,
                     package=__version__, git_commit=_git_commit(), seconds=round(secs, 3), created=time.strftime('%Y-%m-%dT%H:%M:%S'))

@@ -5,9 +5,9 @@
 # %% ../nbs/01_data.ipynb #209405e5
 from __future__ import annotations
 import functools, gzip, hashlib, re, shutil, subprocess, zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal, Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 from pydantic import Field, field_validator, model_validator
 
 from .core import ArtifactStore, Config, ConfigError, DataNotFoundError, InsufficientSamplesError
-from .core import Registry, VisionUnlearningError, array_fingerprint, check_choice, default_cache_dir
+from .core import VisionUnlearningError, check_choice, default_cache_dir
 from .core import fingerprint, get_store, progress
 
 # %% auto #0

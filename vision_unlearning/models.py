@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_models.ipynb #7094c039
 from __future__ import annotations
-import copy, math, threading, time
+import copy, math, threading
 from typing import Literal, Sequence
 
 import numpy as np
@@ -12,7 +12,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch.func import functional_call, stack_module_state, vmap
 
-from .core import Config, ConfigError, check_choice, get_device, progress, seed_all
+from .core import Config, ConfigError, check_choice, get_device, progress
 
 # %% auto #0
 __all__ = ['Engine', 'CNNConfig', 'ResBlock', 'SmallCNN', 'build_model', 'n_params', 'TrainConfig', 'n_steps', 'lr_factor',

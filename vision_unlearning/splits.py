@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 from fastcore.basics import patch
 from pydantic import Field, field_validator, model_validator
 
-from .core import Config, ConfigError, InsufficientSamplesError, Registry, array_fingerprint, check_choice, fingerprint
+from .core import Config, ConfigError, InsufficientSamplesError, Registry, array_fingerprint, check_choice
+from . import core
 from .data import ImageData
 
 # %% auto #0
@@ -62,7 +62,7 @@ def sizes(self:Split)->dict:
 @patch
 def fingerprint(self:Split)->str:
     "Hash of the five index arrays and the dataset size."
-    return fingerprint(dict(n=self.n, **{k: array_fingerprint(getattr(self, k)) for k in _PARTS}))
+    return core.fingerprint(dict(n=self.n, **{k: array_fingerprint(getattr(self, k)) for k in _PARTS}))
 
 @patch
 def identities(self:Split, data:ImageData)->dict:

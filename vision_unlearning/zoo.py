@@ -12,10 +12,12 @@ import pandas as pd
 import torch
 from pydantic import Field
 
+from fastcore.basics import patch
 from .core import (Config, ConfigError, InsufficientSamplesError, ArtifactStore, array_fingerprint, fingerprint,
-                                    get_device, get_store)
-from .models import (CNNConfig, TrainConfig, Engine, fit, predict_logits, margins, accuracy, as_inputs,
-                                      build_model, n_params, n_steps, _loss)
+                                    get_device, get_store, progress)
+from . import models
+from .models import (CNNConfig, TrainConfig, Engine, fit, predict_logits, accuracy, as_inputs,
+                                      build_model, n_params)
 
 # %% auto #0
 __all__ = ['MODEL_VERSION', 'ModelSpec', 'ModelZoo', 'random_halves', 'run_isolated', 'ZooBenchConfig', 'size_accuracy_table',
@@ -56,9 +58,6 @@ class ModelZoo:
     def __repr__(self): return f"ModelZoo({self.model_cfg.widths}, {self.train_cfg.epochs} epochs, {len(self.x)} images, {self.store})"
 
 # %% ../nbs/02b_zoo.ipynb #f42413d5
-from fastcore.basics import patch
-from .core import progress
-
 @patch
 def train(self:ModelZoo,
           subsets:Sequence[np.ndarray], # per model: the training indices
@@ -113,7 +112,7 @@ def shadows(self:ModelZoo, pool:np.ndarray, n:int, seed:int=0)->tuple[list[dict]
 @patch
 def margins(self:ModelZoo, states:Sequence[dict], x:torch.Tensor, y:torch.Tensor)->torch.Tensor:
     "Margins (models × points) of `states` on (`x`, `y`)."
-    return margins(predict_logits(self.model_cfg, states, x, device=self.device), y)
+    return models.margins(predict_logits(self.model_cfg, states, x, device=self.device), y)
 
 # %% ../nbs/02b_zoo.ipynb #d097f362
 def _timed_fit(model_cfg:CNNConfig, train_cfg:TrainConfig, x, y, subsets, seeds, engine:str, device:str|None):
