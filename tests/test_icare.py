@@ -1,0 +1,71 @@
+"""I-CARE statistics on planted testbeds: planted effects are found, and under the null each template rejects no more
+often than its significance level allows (binomial tail check over repeated null seeds)."""
+import os, re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from vision_unlearning.benchmarks.I_care.interference import TestbedConfig, write_testbed
+import vision_unlearning.benchmarks.I_care as I_care
+
+ALPHA, N_NULL, N_PLANTED = 0.05, 40, 10
+NULL = dict(pair_effects={}, similarity_effect=0., emitter_effects={})
+PLANTED = dict(pair_effects={'design': .3}, similarity_effect=.3, emitter_effects={'boldness': .5, 'design=serif': 1.})
+
+def _templates(folder):
+    kw = dict(task='fonts', unlearning_algorithm='distil', base_folder=folder, remote_repository_name=None, save_outputs=False)
+    return {
+        'SR-Numerical': I_care.ResultTemplateSignificantRelationshipNumerical(**kw, interference_entity='Emitter average rmse', attribute='boldness'),
+        'SR-Categorical': I_care.ResultTemplateSignificantRelationshipCategorical(**kw, interference_entity='Emitter average rmse', attribute='design'),
+        'MSA': I_care.ResultTemplateMetricSimilarityAlignment(**kw, interference_pair='rmse', similarity_metric='jacc', permutations=199),
+        'MSAMulti': I_care.ResultTemplateMetricSimilarityAlignmentMulti(**kw, interference_pair='rmse', similarity_metric_list=['jacc']),
+        'MMA': I_care.ResultTemplateMetricMetricAlignment(**kw, interference_entity_1='Emitter average rmse',
+                                                           interference_entity_2='Receiver average brisque diff'),
+        'CSR-Holm': I_care.ResultTemplateCountSignificantRelationship(task='fonts', base_folder=folder, remote_repository_name=None,
+            save_outputs=False, correction='holm', unlearning_algorithm_list=['distil'],
+            interference_entity_list=['Emitter average rmse', 'Receiver average ssim'], attribute_list=['boldness', 'weight', 'design', 'monospace'])}
+
+def _significant(seed, effects, tmp_path):
+    folder = write_testbed(str(tmp_path/f'tb{seed}'), TestbedConfig(entities='synthetic', n_entities=40, methods=('distil',),
+                                                                     image_emitters=0, seed=seed, **effects))
+    out = {}
+    for name, rt in _templates(folder).items():
+        r = rt.compute().result
+        out[name] = r['total_count'] > 0 if name == 'CSR-Holm' else bool(r['significant'])
+    return out
+
+def test_null_rejection_rate(tmp_path):
+    "Over repeated null testbeds, no template rejects more often than a binomial(N, alpha) count would allow (p > 0.001)."
+    runs = [_significant(1000 + s, NULL, tmp_path) for s in range(N_NULL)]
+    counts = {k: sum(r[k] for r in runs) for k in runs[0]}
+    tails = {k: stats.binom.sf(c - 1, N_NULL, ALPHA) for k, c in counts.items()}
+    print('null rejections of', N_NULL, counts)
+    assert all(t > 1e-3 for t in tails.values()), (counts, tails)
+
+def test_planted_effects_found(tmp_path):
+    "With attribute, similarity and emitter effects planted, every template finds them in (almost) every testbed."
+    runs = [_significant(s, PLANTED, tmp_path) for s in range(N_PLANTED)]
+    counts = {k: sum(r[k] for r in runs) for k in runs[0] if k != 'MMA'}   # MMA's two metrics are unrelated by design
+    print('planted found of', N_PLANTED, counts)
+    assert all(c >= N_PLANTED - 1 for c in counts.values()), counts
+
+SEED = Path(__file__).resolve().parents[2]/'shared'/'seeds'/'000_I_care_api.txt'
+
+def _seed_signatures():
+    text = SEED.read_text()
+    for m in re.finditer(r'^- vision_unlearning\.benchmarks\.I_care\.([A-Za-z_]+)\((.*?)\)\s*(?:\S.*)?\[source\]', text, re.M):
+        yield m[1], [p.split(':')[0].split('=')[0].strip() for p in re.split(r',\s*(?![^\[]*\])', m[2]) if p.strip()]
+
+@pytest.mark.skipif(not SEED.exists(), reason='seed 000 is not beside the checkout')
+def test_seed_signatures():
+    "Every function of seed 000 takes the seed's parameters, in the seed's order (extra keyword parameters may follow)."
+    import inspect
+    sigs = list(_seed_signatures())
+    assert len(sigs) > 40
+    bad = {}
+    for name, params in sigs:
+        ours = [p for p in inspect.signature(getattr(I_care, name)).parameters if p not in ('self',)]
+        if ours[:len(params)] != params: bad[name] = (params, ours)
+    assert not bad, bad
