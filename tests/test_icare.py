@@ -54,18 +54,48 @@ def test_planted_effects_found(tmp_path):
 SEED = Path(__file__).resolve().parents[2]/'shared'/'seeds'/'000_I_care_api.txt'
 
 def _seed_signatures():
+    "(name, parameter names) of every function of seed 000 whose signature sits on one line, parsed with `ast`."
+    import ast
     text = SEED.read_text()
-    for m in re.finditer(r'^- vision_unlearning\.benchmarks\.I_care\.([A-Za-z_]+)\((.*?)\)\s*(?:\S.*)?\[source\]', text, re.M):
-        yield m[1], [p.split(':')[0].split('=')[0].strip() for p in re.split(r',\s*(?![^\[]*\])', m[2]) if p.strip()]
+    for m in re.finditer(r'^- vision_unlearning\.benchmarks\.I_care\.([A-Za-z_]+)\((.*)\)(?: \S.*?)?\[source\]$', text, re.M):
+        args = ast.parse(f"def f({m[2]}): pass").body[0].args
+        yield m[1], [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
 
 @pytest.mark.skipif(not SEED.exists(), reason='seed 000 is not beside the checkout')
 def test_seed_signatures():
     "Every function of seed 000 takes the seed's parameters, in the seed's order (extra keyword parameters may follow)."
     import inspect
     sigs = list(_seed_signatures())
-    assert len(sigs) > 40
+    assert len(sigs) >= 35   # functions whose whole signature sits on one line of the seed
     bad = {}
     for name, params in sigs:
         ours = [p for p in inspect.signature(getattr(I_care, name)).parameters if p not in ('self',)]
         if ours[:len(params)] != params: bad[name] = (params, ours)
+    assert not bad, bad
+
+def _seed_class_fields():
+    "(class name, {field: default or ...}) of every pydantic class of seed 000."
+    import ast
+    text = SEED.read_text()
+    blocks = re.split(r'^- class vision_unlearning\.benchmarks\.I_care\.|^class vision_unlearning\.benchmarks\.I_care\.', text, flags=re.M)
+    for b in blocks[1:]:
+        name = re.match(r'([A-Za-z_]+)', b)[1]
+        body = re.split(r'^- vision_unlearning\.benchmarks\.I_care\.', b, flags=re.M)[0]
+        fields = {}
+        for m in re.finditer(r'^- ([a-z_0-9]+): [^=\n]+?(?: = (.+))?$', body, re.M):
+            try: fields[m[1]] = ast.literal_eval(m[2]) if m[2] else ...
+            except (ValueError, SyntaxError): fields[m[1]] = ...
+        yield name, fields
+
+@pytest.mark.skipif(not SEED.exists(), reason='seed 000 is not beside the checkout')
+def test_seed_class_fields():
+    "Every pydantic class of seed 000 has the seed's fields, with the seed's literal defaults."
+    classes = dict(_seed_class_fields())
+    assert len(classes) >= 15 and 'ResultTemplateMetricSimilarityAlignmentMulti' in classes
+    bad = {}
+    for name, fields in classes.items():
+        ours = getattr(I_care, name).model_fields
+        for f, d in fields.items():
+            if f not in ours: bad[f'{name}.{f}'] = 'missing'
+            elif d is not ... and ours[f].default != d: bad[f'{name}.{f}'] = (d, ours[f].default)
     assert not bad, bad

@@ -101,7 +101,10 @@ class Registry:
         "Decorator that registers the decorated class or function under `name`."
         def _inner(obj):
             key = name or obj.__name__
-            if key in self._entries: raise ConfigError(f"{self.kind} {key!r} is already registered")
+            old = self._entries.get(key)
+            # re-running the defining cell (same qualified name) replaces the entry; another object is a clash
+            if old is not None and getattr(old.obj, '__qualname__', None) != getattr(obj, '__qualname__', object()):
+                raise ConfigError(f"{self.kind} {key!r} is already registered")
             doc = (obj.__doc__ or '').strip().split('\n')[0]
             self._entries[key] = RegistryEntry(key, obj, config, doc)
             return obj
