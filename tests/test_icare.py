@@ -1,9 +1,8 @@
 """I-CARE statistics on planted testbeds: planted effects are found, and under the null each template rejects no more
 often than its significance level allows (binomial tail check over repeated null seeds)."""
-import os, re
+import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 from scipy import stats
 

@@ -4,7 +4,7 @@
 
 # %% ../../../nbs/14_result_templates.ipynb #04a36cb6
 from __future__ import annotations
-import functools, hashlib, json, os, warnings
+import functools, hashlib, importlib, json, os, warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Dict, List, Literal, Sequence
@@ -567,7 +567,7 @@ class icare_explorer:
     "Widgets to pick a template and its parameters on an I-CARE asset folder, and show the answer and its figure."
     def __init__(self, base_folder:str='assets', task:type_task='fonts', template:str='SignificantRelationshipCategorical'):
         import ipywidgets as W
-        import vision_unlearning.benchmarks.I_care.result_templates_structure as _  # registers the remaining templates
+        importlib.import_module('vision_unlearning.benchmarks.I_care.result_templates_structure')  # registers the remaining templates
         self.base_folder, self.task = base_folder, task
         self.entities = [e['name'] for e in get_metadata_filtered(task, base_folder)]
         self.attributes = list(_attribute_frame(task, base_folder).columns)
