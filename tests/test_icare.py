@@ -98,3 +98,29 @@ def test_seed_class_fields():
             if f not in ours: bad[f'{name}.{f}'] = 'missing'
             elif d is not ... and ours[f].default != d: bad[f'{name}.{f}'] = (d, ours[f].default)
     assert not bad, bad
+
+def test_remote_resolution(tmp_path, monkeypatch):
+    "A per-entity table or template answer absent locally is fetched from the Hub repo (client patched); offline, it is computed."
+    import json, os
+    import vision_unlearning.benchmarks.I_care.utils as U
+    folder = write_testbed(str(tmp_path/'tb'), TestbedConfig(entities='synthetic', n_entities=8, methods=('distil',), image_emitters=0))
+    remote = json.loads(open(I_care.get_interference_per_entity_path('fonts', folder)).read())
+    remote[0]['marker'] = 'from the hub'
+    os.remove(I_care.get_interference_per_entity_path('fonts', folder))
+    calls = []
+    def exists(repo, path, token): calls.append(('exists', repo, path)); return path == 'interference_per_entity_fonts.json'
+    def download(base, repo, path, token):
+        calls.append(('download', repo, path)); open(os.path.join(base, path), 'w').write(json.dumps(remote))
+    monkeypatch.setattr(U, 'huggingface_dataset_file_exists', exists)
+    monkeypatch.setattr(U, 'huggingface_dataset_file_download', download)
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
+    rows = I_care.InterferencePerEntity(task='fonts', base_folder=folder, remote_repository_name='me/testbeds').compute()
+    assert calls == [] and 'marker' not in rows[0]                       # offline: computed, the hub never asked
+    os.remove(I_care.get_interference_per_entity_path('fonts', folder))
+    monkeypatch.delenv('HF_HUB_OFFLINE')
+    rows = I_care.InterferencePerEntity(task='fonts', base_folder=folder, remote_repository_name='me/testbeds').compute()
+    assert rows[0]['marker'] == 'from the hub' and calls[-1] == ('download', 'me/testbeds', 'interference_per_entity_fonts.json')
+    rt = I_care.ResultTemplateMetricMetricAlignment(task='fonts', unlearning_algorithm='distil', base_folder=folder,
+        remote_repository_name='me/testbeds', interference_entity_1='Emitter average rmse', interference_entity_2='Emitter average ssim')
+    rt.compute()                                                          # not on the hub: computed and saved
+    assert ('exists', 'me/testbeds', os.path.relpath(rt.path(), folder)) in calls and os.path.exists(rt.path())
