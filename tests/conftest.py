@@ -3,7 +3,7 @@ import pytest
 
 @pytest.fixture(scope='session', autouse=True)
 def vu_env(tmp_path_factory):
-    "Point $VU_CACHE at a temporary folder silence progress bars (`VU_PROGRESS=0`) and keep the Hub offline for every test."
+    "Point $VU_CACHE at a temporary folder, silence progress bars (`VU_PROGRESS=0`) and keep the Hub offline for every test."
     mp = pytest.MonkeyPatch()
     cache = tmp_path_factory.mktemp('vu_cache')
     mp.setenv('VU_CACHE', str(cache))
