@@ -139,6 +139,12 @@ class RTResult(BaseModel):
 # %% ../../../nbs/14_result_templates.ipynb #fa480047
 _BASE_FIELDS = ('recompute_if_exists', 'save_outputs', 'base_folder', 'remote_repository_name')
 
+def _stem(rt:'ResultTemplate', parts:Sequence[Any], fields:Sequence[str])->str:
+    "Published stem `parts` joined by '_', then `name=value` for each parameter outside `fields` that is not at its default."
+    extra = [f'{k}={getattr(rt, k)}' for k, f in type(rt).model_fields.items()
+             if k not in fields and k not in _BASE_FIELDS and getattr(rt, k) != f.default]
+    return '_'.join([*map(str, parts), *extra])
+
 class ResultTemplate(BaseModel):
     "Base of every result template: parameters, resolution (local, remote, store), saving."
     model_config = ConfigDict(extra='forbid', validate_assignment=True)
@@ -177,7 +183,9 @@ def compute(self)->RTResult:
     rel = os.path.relpath(path, self.base_folder)
     if not self.recompute_if_exists and (os.path.exists(path) or _fetch_remote(self.remote_repository_name, rel, self.base_folder)):
         with open(path) as f: data = json.load(f)
-        if data.get('metadata', {}).get('inputs_fingerprint', fp) == fp: return RTResult(**data, template=self)
+        md = data.get('metadata', {})   # published files lack our extra keys: compare what both have
+        same = all(md[k] == v for k, v in self.params().items() if k in md) and md.get('inputs_fingerprint', fp) == fp
+        if same: return RTResult(**data, template=self)
     meta = dict(RT=type(self).__name__, **self.params(), **self._metadata(), inputs_fingerprint=fp)
     result = get_store().load_or_compute(f'icare_rt_{self.short_name()}', dict(params=self.params(), task_folder=fp),
                                          self._compute_from_scratch, version=self.version, fmt='json',
@@ -225,7 +233,8 @@ class ResultTemplateMetricMetricAlignment(_TaskTemplate):
     significance_threshold:float = 0.05
 
     def _serialize_parameters(self):
-        return '_'.join([self.model, self.task, self.unlearning_algorithm, _me_slug(self.interference_entity_1), _me_slug(self.interference_entity_2)])
+        f = ('model', 'task', 'unlearning_algorithm', 'interference_entity_1', 'interference_entity_2')
+        return _stem(self, [self.model, self.task, self.unlearning_algorithm, _me_slug(self.interference_entity_1), _me_slug(self.interference_entity_2)], f)
     def _metadata(self): return dict(directions=[me_direction(self.interference_entity_1), me_direction(self.interference_entity_2)])
     def _compute_from_scratch(self):
         df = per_entity_table(self.task, self.base_folder)
@@ -255,7 +264,8 @@ class _RelationshipTemplate(_TaskTemplate):
     significance_threshold:float = 0.05
     test:Literal['parametric', 'nonparametric'] = 'parametric'
     def _serialize_parameters(self):
-        return '_'.join([self.model, self.task, self.unlearning_algorithm, _me_slug(self.interference_entity), self.attribute])
+        f = ('model', 'task', 'unlearning_algorithm', 'interference_entity', 'attribute')
+        return _stem(self, [self.model, self.task, self.unlearning_algorithm, self.interference_entity, self.attribute], f)
     def _metadata(self): return dict(direction=me_direction(self.interference_entity))
     def _xy(self)->pd.DataFrame:
         a, col = self._attribute(self.attribute), self._column(self.unlearning_algorithm, self.interference_entity)
@@ -318,7 +328,9 @@ class ResultTemplateMetricSimilarityAlignment(_TaskTemplate):
     similarity_metric:type_s
     significance_threshold:float = 0.05
     permutations:int = 999
-    def _serialize_parameters(self): return '_'.join([self.model, self.task, self.unlearning_algorithm, self.interference_pair, self.similarity_metric])
+    def _serialize_parameters(self):
+        f = ('model', 'task', 'unlearning_algorithm', 'interference_pair', 'similarity_metric')
+        return _stem(self, [getattr(self, k) for k in f], f)
     def _inputs(self): return [os.path.join(self.base_folder, 'datasets'), get_metadata_filtered_path(self.task, self.base_folder)]
     def _metadata(self): return dict(directions=[mp_to_direction[self.interference_pair], s_to_direction[self.similarity_metric]])
     def _matrices(self):
@@ -428,7 +440,9 @@ class ResultTemplateMetricSimilarityAlignmentMulti(_TaskTemplate):
     def _serialize_parameters(self):
         return '_'.join([self.model, self.task, self.unlearning_algorithm, self.interference_pair, '_'.join(self.similarity_metric_list) or 'none',
                          str(int(self.include_attribute_diff_similarity)), str(int(self.include_attribute_value_similarity)),
-                         self.regression_algorithm, str(self.random_state), str(self.test_size)])
+                         self.regression_algorithm, str(self.random_state), str(self.test_size)] +
+                        [f'{k}={getattr(self, k)}' for k in ('significance_threshold', 'permutations')
+                         if getattr(self, k) != type(self).model_fields[k].default])
     def _inputs(self): return [os.path.join(self.base_folder, 'datasets'), get_metadata_filtered_path(self.task, self.base_folder)]
     def _data(self):
         X = pair_features(self.task, self.base_folder, self.similarity_metric_list, self.include_attribute_diff_similarity,

@@ -27,7 +27,7 @@ from .utils import load_embeddings, _encode_image_file, _decode_image
 from .metrics import _mean_unit_embeddings
 from .result_templates import (RTResult, ResultTemplate, register_template, template_registry,
     per_entity_table, interference_matrix, similarity_matrix, baseline_embeddings, correlation_tests)
-from .result_templates import _TaskTemplate, _BASE_FIELDS, _is_categorical, _scatter
+from .result_templates import _TaskTemplate, _BASE_FIELDS, _is_categorical, _scatter, _stem
 
 # %% auto #0
 __all__ = ['matrix_summary', 'ResultTemplateMatrix', 'ResultTemplateInterferenceMatrix', 'ResultTemplateSimilarityMatrix',
@@ -38,12 +38,6 @@ __all__ = ['matrix_summary', 'ResultTemplateMatrix', 'ResultTemplateInterference
            'ResultTemplateMethodComparisonByMetricEntity']
 
 # %% ../../../nbs/14b_result_templates_structure.ipynb #e44004d7
-def _stem(rt:ResultTemplate, parts:Sequence[Any], fields:Sequence[str])->str:
-    "Published stem `parts` joined by '_', then `name=value` for each parameter outside `fields` that is not at its default."
-    extra = [f'{k}={getattr(rt, k)}' for k, f in type(rt).model_fields.items()
-             if k not in fields and k not in _BASE_FIELDS and getattr(rt, k) != f.default]
-    return '_'.join([*map(str, parts), *extra])
-
 def _num(v)->float|None:
     "`v` as a float, None for missing values (JSON has no NaN)."
     return None if v is None or (isinstance(v, (float, np.floating)) and np.isnan(v)) else float(v)
