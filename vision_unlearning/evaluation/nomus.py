@@ -4,7 +4,7 @@
 
 # %% ../../nbs/22_nomus.ipynb #449e8fa8
 from __future__ import annotations
-from typing import Any, Dict, Literal, Sequence
+from typing import Any, Dict, Literal
 
 import numpy as np
 import torch
