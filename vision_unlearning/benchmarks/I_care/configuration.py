@@ -16,7 +16,8 @@ __all__ = ['domain_unlearning_algorithm', 'domain_task', 'domain_model', 'domain
            'type_regression_algorithm', 'TASKS', 'METHODS', 'MP_METRICS', 'mp_to_direction', 's_to_direction', 'VIEWS',
            'ME_STATS', 'SESSION_ME', 'domain_me', 'type_me', 'GUI_TO_BACKEND', 'unlearning_algorithm_to_epochs',
            'NON_ATTRIBUTE_KEYS', 'domain_entity', 'domain_attribute', 'is_worst_biggest', 'check_mp', 'me_slugs',
-           'PerEntityColumn', 'me_direction', 'parse_per_entity_column', 'convert_params_from_gui_to_backend']
+           'PerEntityColumn', 'me_direction', 'parse_per_entity_column', 'convert_params_from_gui_to_backend',
+           'default_epochs']
 
 # %% ../../../nbs/10a_configuration.ipynb #73c4ebd1
 domain_unlearning_algorithm = ['FADE', 'Munba', 'UCE']
@@ -123,6 +124,12 @@ def convert_params_from_gui_to_backend(params:Dict[str, Any])->Dict[str, Any]:
 unlearning_algorithm_to_epochs:Dict[str, Dict[str, int]] = {
     'breeds': {'distil': 100, 'munba': 50, 'uce': 0}, 'scenes': {'distil': 100, 'munba': 100, 'uce': 0},
     'people': {'distil': 400, 'munba': 200, 'uce': 0}, 'fonts': {'distil': 100, 'munba': 50, 'uce': 0}}
+
+def default_epochs(task:str, method:str)->int:
+    "The fixed number of unlearning epochs of `method` on `task`, from `unlearning_algorithm_to_epochs`."
+    if (e := unlearning_algorithm_to_epochs.get(task, {}).get(method)) is None:
+        raise ConfigError(f"no epochs known for {task}/{method} (pass num_train_epochs); tasks with epochs: {sorted(unlearning_algorithm_to_epochs)}")
+    return e
 
 _PUBLISHED_ATTRIBUTES = {
     'people': ['birthyear', 'gender', 'occupation', 'bplace_country', 'hpi', 'race', 'occupation_simplified', 'hpi_bin'],

@@ -50,8 +50,7 @@ def load_interference_tensor(task:type_task, method:type_unlearning_algorithm, n
                              base_folder:str='assets')->InterferenceTensor:
     "All per-pair files of `method` on `task` as one tensor; `num_train_epochs` defaults to the task's table."
     _check(task, method)
-    epochs = unlearning_algorithm_to_epochs.get(task, {}).get(method) if num_train_epochs is None else num_train_epochs
-    if epochs is None: raise ConfigError(f"no default epochs for {task}/{method}; pass num_train_epochs")
+    epochs = default_epochs(task, method) if num_train_epochs is None else num_train_epochs
     names = [e['name'] for e in get_metadata_filtered(task, base_folder)]
     vals = np.full((len(names), len(names), len(MP_METRICS)), np.nan)
     for i in range(len(names)):
@@ -88,13 +87,13 @@ def jacc_metric_score(entity_1:str, entity_2:str, metadata_filtered:List[Dict[st
 # %% ../../../nbs/12_interference_per_pair.ipynb #88ef6a02
 def _attribute_terms(values:list)->tuple[np.ndarray, np.ndarray]:
     "(contribution, counted) n x n matrices of one attribute column, by the rules of `jacc_metric_score`."
-    n = len(values)
     kinds = np.array([type(v).__name__ for v in values])
     same = kinds[:, None] == kinds[None, :]
     is_str = np.array([isinstance(v, (str, bool, np.bool_)) for v in values])
     num = np.array([float(v) if isinstance(v, (int, float)) and not isinstance(v, (bool, np.bool_)) and v is not None
                     else np.nan for v in values])
-    eq = np.array([[a == b for b in values] for a in values]) if is_str.any() else np.zeros((n, n), bool)
+    codes = pd.factorize(pd.Series([v if isinstance(v, (str, bool, np.bool_)) else None for v in values], dtype=object))[0]
+    eq = (codes[:, None] == codes[None, :]) & (codes[:, None] >= 0)
     lo, hi = (num >= 0) & (num <= 1), (num > 1) & (num <= 100)
     d = np.abs(num[:, None] - num[None, :])
     ok_lo, ok_hi = lo[:, None] & lo[None, :], hi[:, None] & hi[None, :]
@@ -183,8 +182,13 @@ def _synthetic_entities(n:int, seed:int)->List[Dict[str, Any]]:
     return [dict(name=f'entity_{i:03d}', design=str(rng.choice(['serif', 'sans', 'mono', 'script'])), monospace=bool(rng.random() < .3),
                  weight=int(rng.integers(20, 100)), boldness=round(float(rng.random()), 4)) for i in range(n)]
 
+def _check_attribute(meta:List[Dict[str, Any]], a:str, what:str)->str:
+    if a not in meta[0]: raise ConfigError(f"{what} names attribute {a!r}; the entities have {_attribute_keys(meta[0], 'name')}")
+    return a
+
 def _attribute_z(meta:List[Dict[str, Any]], spec:str)->np.ndarray:
     "Standardised numeric attribute, or 0/1 indicator for 'attr=value'."
+    _check_attribute(meta, spec.split('=')[0], 'an emitter effect')
     if '=' in spec:
         a, v = spec.split('='); return np.array([str(r.get(a)) == v for r in meta], float)
     x = np.array([r.get(spec) for r in meta], float)
@@ -198,6 +202,7 @@ def planted_latent(meta:List[Dict[str, Any]], cfg:TestbedConfig, method:str)->np
     n = len(meta)
     pair = np.full((n, n), cfg.base)
     for a, beta in cfg.pair_effects.items():
+        _check_attribute(meta, a, 'a pair effect')
         v = np.array([str(r.get(a)) for r in meta]); pair += beta * (v[:, None] == v[None, :])
     if cfg.similarity_effect: pair += cfg.similarity_effect * jacc_similarity_matrix(meta).values
     gain = np.ones(n) + sum(eta * _attribute_z(meta, a) for a, eta in cfg.emitter_effects.items())
@@ -230,36 +235,42 @@ def _save_png(arr:np.ndarray, path:str)->None:
     atomic_write(Path(path), lambda tmp: Image.fromarray((arr * 255).astype(np.uint8)).save(tmp, format='PNG'))
 
 # %% ../../../nbs/12_interference_per_pair.ipynb #1e31a3be
-def _write_images(folder:str, task:str, meta, L:np.ndarray, method:str, epochs:int, cfg:TestbedConfig, emitters)->None:
-    rng = np.random.default_rng([cfg.seed, 7, METHODS.index(method)])
-    renders = [_render_entity(r) for r in meta]
+def _write_baseline_images(folder:str, task:str, meta, renders, cfg:TestbedConfig)->None:
+    "The original model's images: each entity's render, once per seed."
     off_dir = get_generated_dataset_folder(task, folder)
     for r, img in zip(meta, renders):
         for s in cfg.image_seeds: _save_png(img, os.path.join(off_dir, get_generated_dataset_file('off', s, get_prompt(task, r['name']))))
+
+def _write_images(folder:str, task:str, meta, renders, L:np.ndarray, method:str, epochs:int, cfg:TestbedConfig, emitters)->None:
+    "The unlearned models' images: every render degraded by the emitter's planted strength."
+    rng = np.random.default_rng([cfg.seed, 7, METHODS.index(method)])
     for i in emitters:
         on_dir = get_generated_dataset_folder(task, folder, meta[i]['name'], method, epochs)
         for j, (r, img) in enumerate(zip(meta, renders)):
             for s in cfg.image_seeds:
                 _save_png(_degrade(img, L[i, j], rng), os.path.join(on_dir, get_generated_dataset_file('on', s, get_prompt(task, r['name']))))
 
-def _write_embeddings(folder:str, task:str, meta, L:np.ndarray, method:str, epochs:int, cfg:TestbedConfig, emitters)->None:
-    "Baseline embeddings built from the attributes, and per-emitter ones shifted towards the overwrite concept by L."
-    from vision_unlearning.benchmarks.I_care.utils import save_embeddings
+def _embedding_space(meta, cfg:TestbedConfig)->tuple[np.ndarray, np.ndarray]:
+    "(original embeddings built from the attributes, n x 384; the overwrite concept's direction)."
     rng = np.random.default_rng([cfg.seed, 11])
     dim, keys = 384, [k for k in _attribute_keys(meta[0], 'name') if k not in ('file', 'weight', 'boldness')]
     codes = {(k, str(r[k])): rng.standard_normal(dim) for r in meta for k in keys}
     base = np.stack([sum(codes[(k, str(r[k]))] for k in keys) + 0.5 * rng.standard_normal(dim) for r in meta])
-    overwrite = rng.standard_normal(dim) * np.sqrt(len(keys))
-    def records(E): return [dict(prompted_entity=get_target_preprocessed(task, r['name']), seed=s, prompt=get_prompt(task, r['name']),
-                                 embedding=[round(float(v), 5) for v in e]) for r, e in zip(meta, E) for s in cfg.image_seeds]
-    md = dict(task=task, method=method, num_train_epochs=epochs, embedding_model='testbed', embedding_dim=dim)
-    save_embeddings(os.path.join(folder, 'datasets', f'embeddings_{task}_original.json'), records(base),
-                    md | dict(forgotten_entity=None, lora_state='off'))
+    return base, rng.standard_normal(dim) * np.sqrt(len(keys))
+
+def _save_testbed_embeddings(path:str, task:str, meta, E:np.ndarray, cfg:TestbedConfig, **md)->None:
+    from vision_unlearning.benchmarks.I_care.utils import save_embeddings
+    recs = [dict(prompted_entity=get_target_preprocessed(task, r['name']), seed=s, prompt=get_prompt(task, r['name']),
+                 embedding=[round(float(v), 5) for v in e]) for r, e in zip(meta, E) for s in cfg.image_seeds]
+    save_embeddings(path, recs, dict(task=task, embedding_model='testbed', embedding_dim=E.shape[1]) | md)
+
+def _write_embeddings(folder:str, task:str, meta, space, L:np.ndarray, method:str, epochs:int, cfg:TestbedConfig, emitters)->None:
+    "Per-emitter embeddings: the original ones shifted towards the overwrite concept by the planted strength L."
+    base, overwrite = space
     for i in emitters:
         E = base + np.clip(L[i], 0, None)[:, None] * (overwrite - base) / 2
-        pre = get_target_preprocessed(task, meta[i]['name'])
-        save_embeddings(os.path.join(folder, 'datasets', f'embeddings_{task}_{pre}_{method}_{epochs:03d}.json'), records(E),
-                        md | dict(forgotten_entity=meta[i]['name'], lora_state='on'))
+        _save_testbed_embeddings(get_embeddings_path(task, folder, meta[i]['name'], method, epochs), task, meta, E, cfg,
+                                 method=method, num_train_epochs=epochs, forgotten_entity=meta[i]['name'], lora_state='on')
 
 # %% ../../../nbs/12_interference_per_pair.ipynb #8943554c
 def write_testbed(folder:str, # asset folder to write (created)
@@ -270,6 +281,11 @@ def write_testbed(folder:str, # asset folder to write (created)
     meta = (_font_entities if cfg.entities == 'fonts' else _synthetic_entities)(cfg.n_entities, cfg.seed)
     save_metadata_filtered(task, meta, folder)
     emitters = np.linspace(0, len(meta) - 1, cfg.image_emitters).astype(int) if cfg.image_emitters else []
+    if len(emitters):  # the original model's images and embeddings: written once, shared by every method
+        renders, space = [_render_entity(r) for r in meta], _embedding_space(meta, cfg)
+        _write_baseline_images(folder, task, meta, renders, cfg)
+        _save_testbed_embeddings(get_embeddings_path(task, folder), task, meta, space[0], cfg,
+                                 method=None, num_train_epochs=None, forgotten_entity=None, lora_state='off')
     for method in progress(cfg.methods, desc='testbed methods'):
         epochs = unlearning_algorithm_to_epochs.get(task, {}).get(method, 0)
         L = planted_latent(meta, cfg, method)
@@ -278,8 +294,8 @@ def write_testbed(folder:str, # asset folder to write (created)
             ipp = {r['name']: {k: round(float(M[k][i, j]), 6) for k in MP_METRICS} for j, r in enumerate(meta)}
             save_interference_per_pair(ipp, task, i, method, epochs, folder)
         if len(emitters):
-            _write_images(folder, task, meta, L, method, epochs, cfg, emitters)
-            _write_embeddings(folder, task, meta, L, method, epochs, cfg, emitters)
+            _write_images(folder, task, meta, renders, L, method, epochs, cfg, emitters)
+            _write_embeddings(folder, task, meta, space, L, method, epochs, cfg, emitters)
     InterferencePerEntity(task=task, base_folder=folder, remote_repository_name=None, recompute_if_exists=True).compute()
     return folder
 

@@ -21,7 +21,7 @@ __all__ = ['get_metadata_filtered_path', 'get_metadata_filtered', 'save_metadata
            'get_interference_per_entity', 'save_interference_per_entity', 'MetricColumnError',
            'choose_metric_column_interference_per_entity', 'InterferencePerEntity', 'get_target_overwrite',
            'get_target_preprocessed', 'get_prompt', 'get_generated_dataset_file', 'get_generated_dataset_folder',
-           'find_generated_image']
+           'get_embeddings_path', 'find_generated_image']
 
 # %% ../../../nbs/10_metadata.ipynb #754e21ed
 def _check(task:str, method:str|None=None)->None:
@@ -129,7 +129,8 @@ def choose_metric_column_interference_per_entity(unlearning_algorithm:type_unlea
 
 # %% ../../../nbs/10_metadata.ipynb #8a278d6b
 def _hf_offline()->bool:
-    return os.environ.get('HF_HUB_OFFLINE', '0').lower() in ('1', 'true', 'yes', 'on')
+    "True when the environment sets `HF_HUB_OFFLINE` (read at call time; the one offline check of the package)."
+    return os.environ.get('HF_HUB_OFFLINE', '').strip().lower() in ('1', 'true', 'yes', 'on')
 
 def _fetch_remote(repository:str|None, rel_path:str, base_folder:str)->bool:
     "Copy `rel_path` from the HF dataset `repository` into `base_folder`; False when offline, absent or unreachable."
@@ -194,6 +195,13 @@ def get_generated_dataset_folder(task:type_task, base_folder:str='assets', targe
     if target is None: _check(task); return os.path.join(base_folder, 'datasets', f'generated_{task}_baseline')
     pre = get_target_overwrite(task, method, target)[0]
     return os.path.join(base_folder, 'datasets', f'generated_{task}_{pre}_{method}_{int(num_train_epochs):03d}')
+
+def get_embeddings_path(task:type_task, base_folder:str='assets', target:str|None=None,
+                        method:type_unlearning_algorithm|None=None, num_train_epochs:int|None=None)->str:
+    "Embeddings file of the model that unlearned `target` (raw name), or of the original model if `target` is None."
+    if target is None: _check(task); return os.path.join(base_folder, 'datasets', f'embeddings_{task}_original.json')
+    pre = get_target_overwrite(task, method, target)[0]
+    return os.path.join(base_folder, 'datasets', f'embeddings_{task}_{pre}_{method}_{int(num_train_epochs):03d}.json')
 
 def find_generated_image(folder:str, lora_state:Literal['on', 'off'], seed:int, prompt:str)->str|None:
     "Path of that image in `folder`, trying the padded name then the legacy unpadded one; None if absent."

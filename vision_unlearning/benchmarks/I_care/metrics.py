@@ -18,7 +18,7 @@ from .interference import InterferenceTensor, load_interference_tensor
 # %% auto #0
 __all__ = ['find_worst_interfered', 'metric_of_worst_interfered', 'is_worst_interfered_target',
            'number_of_interfered_worse_than_target', 'number_of_interfered_worse_than_threshold', 'average_metric',
-           'per_entity_metrics', 'embedding_specificity_ratio', 'compute_interference_per_entity']
+           'per_entity_metrics', 'unit_embeddings', 'embedding_specificity_ratio', 'compute_interference_per_entity']
 
 # %% ../../../nbs/13_interference_per_entity.ipynb #75e866b0
 def _values(interference_per_pair:dict, metric:str)->Tuple[List[str], np.ndarray]:
@@ -102,15 +102,25 @@ def _mean_unit_embeddings(records:List[Dict[str, Any]])->Dict[str, np.ndarray]:
     for r in records: out.setdefault(r['prompt'], []).append(np.asarray(r['embedding']) / np.linalg.norm(r['embedding']))
     return {p: (m := np.mean(v, 0)) / np.linalg.norm(m) for p, v in out.items()}
 
-def embedding_specificity_ratio(task:type_task, method:type_unlearning_algorithm, num_train_epochs:int, target:str,
-                                base_folder:str='assets')->float:
-    "d(target) / mean d(others), with d = 1 - cos(mean unlearned embedding, mean original embedding) per prompt; NaN without files."
+def unit_embeddings(path:str, # an I-CARE embeddings file
+                    task:type_task, names:List[str]|None=None, # entities to return, in order; None: the dict by prompt
+                   )->Tuple[Dict[str, Any], Any]:
+    "(file metadata, mean L2-normalised embedding per prompt: a dict, or an n x d array in `names` order)."
     from vision_unlearning.benchmarks.I_care.utils import load_embeddings
-    pre = get_target_preprocessed(task, target)
-    p_on = os.path.join(base_folder, 'datasets', f'embeddings_{task}_{pre}_{method}_{int(num_train_epochs):03d}.json')
-    p_off = os.path.join(base_folder, 'datasets', f'embeddings_{task}_original.json')
-    if not (os.path.exists(p_on) and os.path.exists(p_off)): return float('nan')
-    on, off = (_mean_unit_embeddings(load_embeddings(p)[1]) for p in (p_on, p_off))
+    md, recs = load_embeddings(path)
+    emb = _mean_unit_embeddings(recs)
+    if names is None: return md, emb
+    if missing := [n for n in names if get_prompt(task, n) not in emb]: raise DataNotFoundError(f"{path!r} has no embeddings for {missing[:3]}")
+    return md, np.stack([emb[get_prompt(task, n)] for n in names])
+
+def embedding_specificity_ratio(task:type_task, method:type_unlearning_algorithm, num_train_epochs:int, target:str,
+                                base_folder:str='assets',
+                                baseline:Dict[str, np.ndarray]|None=None, # original embeddings by prompt, if already read
+                               )->float:
+    "d(target) / mean d(others), with d = 1 - cos(mean unlearned embedding, mean original embedding) per prompt; NaN without files."
+    p_on, p_off = get_embeddings_path(task, base_folder, target, method, num_train_epochs), get_embeddings_path(task, base_folder)
+    if not os.path.exists(p_on) or (baseline is None and not os.path.exists(p_off)): return float('nan')
+    on, off = unit_embeddings(p_on, task)[1], baseline if baseline is not None else unit_embeddings(p_off, task)[1]
     d = {p: 1 - float(on[p] @ off[p]) for p in on if p in off}
     me = get_prompt(task, target)
     others = [v for p, v in d.items() if p != me]
@@ -127,11 +137,14 @@ def compute_interference_per_entity(task:type_task, methods:List[str]|None=None,
     "The per-entity table of `task`: metadata rows plus every method's per-entity columns."
     meta = get_metadata_filtered(task, base_folder)
     df = pd.DataFrame(meta).set_index('name', drop=False)
+    p_off = get_embeddings_path(task, base_folder)
+    baseline = unit_embeddings(p_off, task)[1] if os.path.exists(p_off) else None   # read once, not once per entity
     for method in methods or METHODS:
         for epochs in _epochs_found(task, method, base_folder):
             stats = per_entity_metrics(load_interference_tensor(task, method, epochs, base_folder))
             stats[PerEntityColumn(method, epochs, 'embedding_specificity_ratio').name] = [
-                embedding_specificity_ratio(task, method, epochs, n, base_folder) for n in stats.index]
+                embedding_specificity_ratio(task, method, epochs, n, base_folder, baseline) if baseline is not None else np.nan
+                for n in stats.index]
             df = df.join(stats.drop(columns=[c for c in stats if c in df]))
     if len(df.columns) == len(meta[0]): raise DataNotFoundError(f"no per-pair files for {task} under {base_folder!r}")
     return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()} for r in df.to_dict('records')]

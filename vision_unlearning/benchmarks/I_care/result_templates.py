@@ -95,13 +95,11 @@ def interference_matrix(task:type_task, method:type_unlearning_algorithm, mp:typ
 # %% ../../../nbs/14_result_templates.ipynb #6785109e
 def baseline_embeddings(task:type_task, base_folder:str='assets')->pd.DataFrame:
     "Mean L2-normalised baseline embedding of each entity (rows in metadata order)."
-    from vision_unlearning.benchmarks.I_care.utils import load_embeddings
-    from vision_unlearning.benchmarks.I_care.metrics import _mean_unit_embeddings
-    path = os.path.join(base_folder, 'datasets', f'embeddings_{task}_original.json')
+    from vision_unlearning.benchmarks.I_care.metrics import unit_embeddings
+    path = get_embeddings_path(task, base_folder)
     if not os.path.exists(path): raise DataNotFoundError(f"no baseline embeddings at {path!r}")
     names = [e['name'] for e in get_metadata_filtered(task, base_folder)]
-    emb = _mean_unit_embeddings(load_embeddings(path)[1])
-    return pd.DataFrame([emb[get_prompt(task, n)] for n in names], index=names)
+    return pd.DataFrame(unit_embeddings(path, task, names)[1], index=names)
 
 def similarity_matrix(task:type_task, similarity_metric:type_s, base_folder:str='assets')->pd.DataFrame:
     "Entity x entity similarity: `jacc` from attributes, `dino`/`embedding` from baseline embeddings, others from `results/SimilarityMatrix`."
@@ -139,6 +137,10 @@ class RTResult(BaseModel):
 # %% ../../../nbs/14_result_templates.ipynb #fa480047
 _BASE_FIELDS = ('recompute_if_exists', 'save_outputs', 'base_folder', 'remote_repository_name')
 
+def _dataset_inputs(rt:'ResultTemplate')->List[str]:
+    "Inputs of a template that reads per-pair files or embeddings: the task's `datasets` folder and its metadata."
+    return [os.path.join(rt.base_folder, 'datasets'), get_metadata_filtered_path(rt.task, rt.base_folder)]
+
 def _stem(rt:'ResultTemplate', parts:Sequence[Any], fields:Sequence[str])->str:
     "Published stem `parts` joined by '_', then `name=value` for each parameter outside `fields` that is not at its default."
     extra = [f'{k}={getattr(rt, k)}' for k, f in type(rt).model_fields.items()
@@ -168,12 +170,17 @@ class ResultTemplate(BaseModel):
     def plot(self, res:RTResult)->plt.Figure: raise NotImplementedError
 
 # %% ../../../nbs/14_result_templates.ipynb #ddf48925
+@functools.lru_cache(maxsize=4096)
+def _file_digest(path:str, size:int, mtime_ns:int)->str:
+    "SHA-256 of a file's bytes; cached under (path, size, mtime), so an unchanged input is read once per process."
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
 def _inputs_fingerprint(paths:List[str])->str:
     h = hashlib.sha256()
     for p in sorted(paths):
         if os.path.isdir(p): files = sorted(str(f) for f in Path(p).rglob('*.json'))
         else: files = [p] if os.path.exists(p) else []
-        for f in files: h.update(f.encode()); h.update(Path(f).read_bytes())
+        for f in files: st = os.stat(f); h.update(f.encode()); h.update(_file_digest(f, st.st_size, st.st_mtime_ns).encode())
     return h.hexdigest()[:20]
 
 @patch_to(ResultTemplate)
@@ -331,7 +338,7 @@ class ResultTemplateMetricSimilarityAlignment(_TaskTemplate):
     def _serialize_parameters(self):
         f = ('model', 'task', 'unlearning_algorithm', 'interference_pair', 'similarity_metric')
         return _stem(self, [getattr(self, k) for k in f], f)
-    def _inputs(self): return [os.path.join(self.base_folder, 'datasets'), get_metadata_filtered_path(self.task, self.base_folder)]
+    def _inputs(self): return _dataset_inputs(self)
     def _metadata(self): return dict(directions=[mp_to_direction[self.interference_pair], s_to_direction[self.similarity_metric]])
     def _matrices(self):
         M = interference_matrix(self.task, self.unlearning_algorithm, self.interference_pair, self.base_folder)
@@ -443,7 +450,7 @@ class ResultTemplateMetricSimilarityAlignmentMulti(_TaskTemplate):
                          self.regression_algorithm, str(self.random_state), str(self.test_size)] +
                         [f'{k}={getattr(self, k)}' for k in ('significance_threshold', 'permutations')
                          if getattr(self, k) != type(self).model_fields[k].default])
-    def _inputs(self): return [os.path.join(self.base_folder, 'datasets'), get_metadata_filtered_path(self.task, self.base_folder)]
+    def _inputs(self): return _dataset_inputs(self)
     def _data(self):
         X = pair_features(self.task, self.base_folder, self.similarity_metric_list, self.include_attribute_diff_similarity,
                           self.include_attribute_value_similarity)

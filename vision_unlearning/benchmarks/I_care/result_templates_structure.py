@@ -23,11 +23,11 @@ from ...core import ConfigError, DataNotFoundError, InsufficientSamplesError, In
 from .configuration import *
 from .configuration import _me_slug
 from .metadata import *
-from .utils import load_embeddings, _encode_image_file, _decode_image
-from .metrics import _mean_unit_embeddings
-from .result_templates import (RTResult, ResultTemplate, register_template, template_registry,
+from .utils import _encode_image_file, _decode_image
+from .metrics import unit_embeddings
+from .result_templates import (RTResult, register_template,
     per_entity_table, interference_matrix, similarity_matrix, baseline_embeddings, correlation_tests)
-from .result_templates import _TaskTemplate, _BASE_FIELDS, _is_categorical, _scatter, _stem
+from .result_templates import _TaskTemplate, _is_categorical, _scatter, _stem, _dataset_inputs
 
 # %% auto #0
 __all__ = ['matrix_summary', 'ResultTemplateMatrix', 'ResultTemplateInterferenceMatrix', 'ResultTemplateSimilarityMatrix',
@@ -42,13 +42,7 @@ def _num(v)->float|None:
     "`v` as a float, None for missing values (JSON has no NaN)."
     return None if v is None or (isinstance(v, (float, np.floating)) and np.isnan(v)) else float(v)
 
-def _epochs(task:str, method:str)->int:
-    "The fixed number of unlearning epochs of `method` on `task`."
-    if (e := unlearning_algorithm_to_epochs.get(task, {}).get(method)) is None:
-        raise ConfigError(f"no epochs known for {task}/{method}; tasks with epochs: {sorted(unlearning_algorithm_to_epochs)}")
-    return e
 
-def _dataset_inputs(rt:ResultTemplate)->List[str]: return [os.path.join(rt.base_folder, 'datasets'), get_metadata_filtered_path(rt.task, rt.base_folder)]
 
 # %% ../../../nbs/14b_result_templates_structure.ipynb #9dd54a6e
 def matrix_summary(M:pd.DataFrame, # square matrix, rows and columns in the same order
@@ -263,17 +257,10 @@ def implicit_association(before:np.ndarray, # (n, d) unit embeddings of the orig
                 pvalue=float((1 + (stat[1:] >= stat[0]).sum()) / (1 + permutations)), effect_size=float(stat[0] / stat[1:].mean()))
 
 # %% ../../../nbs/14b_result_templates_structure.ipynb #d5c19f4b
-def _unit_embeddings(path:str, task:str, names:List[str])->Tuple[Dict[str, Any], np.ndarray]:
-    "(file metadata, n x d mean unit embeddings in `names` order) of an embeddings file."
-    md, recs = load_embeddings(path)
-    emb = _mean_unit_embeddings(recs)
-    if missing := [n for n in names if get_prompt(task, n) not in emb]: raise DataNotFoundError(f"{path!r} has no embeddings for {missing[:3]}")
-    return md, np.stack([emb[get_prompt(task, n)] for n in names])
-
 def _after_embedding_files(task:str, method:str, base_folder:str, names:List[str])->List[Tuple[int, str]]:
     "(entity index, path) of every unlearned model of `method` with an embeddings file."
-    folder, ep = os.path.join(base_folder, 'datasets'), _epochs(task, method)
-    paths = [(i, os.path.join(folder, f'embeddings_{task}_{get_target_preprocessed(task, n)}_{method}_{ep:03d}.json')) for i, n in enumerate(names)]
+    ep = default_epochs(task, method)
+    paths = [(i, get_embeddings_path(task, base_folder, n, method, ep)) for i, n in enumerate(names)]
     return [(i, p) for i, p in paths if os.path.exists(p)]
 
 # %% ../../../nbs/14b_result_templates_structure.ipynb #387b28bc
@@ -302,7 +289,7 @@ def _compute_from_scratch(self):
     l1, l2 = self._labels(self.attribute_1, names), self._labels(self.attribute_2, names)
     files = _after_embedding_files(self.task, self.unlearning_algorithm, self.base_folder, names)
     if not files: raise DataNotFoundError(f"no embeddings of {self.unlearning_algorithm} unlearned models in {os.path.join(self.base_folder, 'datasets')!r}")
-    md, after = zip(*(_unit_embeddings(p, self.task, names) for _, p in files))
+    md, after = zip(*(unit_embeddings(p, self.task, names) for _, p in files))
     r = implicit_association(baseline_embeddings(self.task, self.base_folder).values, np.stack(after), [i for i, _ in files], l1, l2, self.permutations)
     nest = lambda B: {a: {b: _num(B[i, j]) for j, b in enumerate(r['levels_2'])} for i, a in enumerate(r['levels_1'])}
     with warnings.catch_warnings():
@@ -414,7 +401,7 @@ def _resolve_entity(self)->None:
 
 @patch_to(ResultTemplateInterferenceVisualSummary)
 def _compute_from_scratch(self):
-    self._resolve_entity(); ep = _epochs(self.task, self.unlearning_algorithm)
+    self._resolve_entity(); ep = default_epochs(self.task, self.unlearning_algorithm)
     ipp = get_interference_per_pair(self.task, self.entity_index, self.unlearning_algorithm, ep, len(get_metadata_filtered(self.task, self.base_folder)), self.base_folder)
     values, big = {n: _num(r.get(self.interference_pair)) for n, r in ipp.items()}, is_worst_biggest(self.interference_pair)
     worst, best = _select_displayed(values, self.entity, big)
@@ -441,7 +428,7 @@ class ResultTemplateUnlearningVisualSummary(_TaskTemplate):
     def _serialize_parameters(self): return _stem(self, [self.model, self.task, self.unlearning_algorithm], ('model', 'task', 'unlearning_algorithm'))
     def _inputs(self): return _dataset_inputs(self)
     def _compute_from_scratch(self):
-        names, ep = [e['name'] for e in get_metadata_filtered(self.task, self.base_folder)], _epochs(self.task, self.unlearning_algorithm)
+        names, ep = [e['name'] for e in get_metadata_filtered(self.task, self.base_folder)], default_epochs(self.task, self.unlearning_algorithm)
         has = [n for n in names if find_generated_image(get_generated_dataset_folder(self.task, self.base_folder, n, self.unlearning_algorithm, ep),
                                                         'on', self.seed, get_prompt(self.task, n))]
         if not has: raise DataNotFoundError(f"no unlearned images of {self.unlearning_algorithm} (seed {self.seed}) under {os.path.join(self.base_folder, 'datasets')!r}")

@@ -16,7 +16,7 @@ from PIL import Image
 from ...core import ArtifactCorruptError, ConfigError, DataNotFoundError, Registry
 from ...core import InsufficientSamplesError, InvalidAttributeTypeError
 from ...core import atomic_write, check_choice, get_device, progress
-from .metadata import find_generated_image, get_generated_dataset_file, get_target_preprocessed
+from .metadata import _hf_offline, find_generated_image, get_generated_dataset_file, get_target_preprocessed
 
 # %% auto #0
 __all__ = ['EMBEDDING_MODEL', 'EMBEDDING_DIM', 'embedders', 'EMBEDDINGS_METADATA_KEYS', 'explanation_to_dict',
@@ -219,11 +219,6 @@ def load_embeddings(path:str|Path, # an I-CARE embeddings JSON file
     return d['metadata'], d['embeddings']
 
 # %% ../../../nbs/11_embedding.ipynb #f19957f1
-def _hf_offline()->bool:
-    "True when `HF_HUB_OFFLINE` is set, in the environment or in `huggingface_hub.constants`."
-    import huggingface_hub.constants as c
-    return bool(c.HF_HUB_OFFLINE) or os.environ.get('HF_HUB_OFFLINE', '').strip().lower() in ('1', 'true', 'yes', 'on')
-
 def huggingface_dataset_file_exists(dataset_repository:str, # e.g. 'username/dataset_name'
                                     dataset_path:str, # full path in the repository, e.g. 'config/file.jsonl'
                                     token:str|None, # HF token (None for public repositories)
