@@ -1,0 +1,65 @@
+"""Unlearning benchmark: seconds per method for one model, and for K copies unlearned one after another (loop) or as one
+vectorised ensemble (torch.func.vmap over stacked weights), with the largest weight difference between the two engines.
+
+    python benchmarks/unlearning.py                  # CPU, K = 16
+    python benchmarks/unlearning.py --device cuda    # on a GPU machine
+    python benchmarks/unlearning.py --k 32 --retain 4000
+
+Data: a Fashion-MNIST slice (retain / forget), models: `SmallCNN` (16, 32). Every method runs with its default
+hyperparameters, except `retrain`, which runs 2 epochs here (its default is the seed's 30) so that it is timed on the
+same budget as the others. Timings are the best of `--repeats` runs after one warm-up run.
+"""
+import argparse, os, time
+os.environ.setdefault('VU_PROGRESS', '0')
+import numpy as np, pandas as pd, torch
+from vision_unlearning.data import load_fashion_mnist
+from vision_unlearning.models import CNNConfig, build_model
+from vision_unlearning.unlearning import RetrainConfig, train_from_scratch, unlearn, unlearning_methods
+
+def md(df:pd.DataFrame)->str:
+    "A DataFrame as a GitHub-markdown table."
+    cols = [str(c) for c in df.columns]
+    rows = [[str(v) for v in r] for r in df.itertuples(index=False)]
+    return '\n'.join(['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)] + ['| ' + ' | '.join(r) + ' |' for r in rows])
+
+def timed(fn, repeats:int, device:str):
+    "Best wall seconds of `repeats` runs of `fn` after one warm-up, and the last result."
+    out = fn(); best = float('inf')
+    for _ in range(repeats):
+        if device.startswith('cuda'): torch.cuda.synchronize()
+        t0 = time.perf_counter(); out = fn()
+        if device.startswith('cuda'): torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+def max_weight_diff(a:list, b:list)->float:
+    "Largest absolute difference between corresponding weights of two lists of models."
+    return max((pa - pb).abs().max().item() for ma, mb in zip(a, b) for pa, pb in zip(ma.parameters(), mb.parameters()))
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--device', default='cpu'); p.add_argument('--k', type=int, default=16)
+    p.add_argument('--retain', type=int, default=1000); p.add_argument('--forget', type=int, default=100)
+    p.add_argument('--repeats', type=int, default=1); p.add_argument('--methods', default=','.join(unlearning_methods))
+    a = p.parse_args()
+    d = load_fashion_mnist('train'); idx = np.random.default_rng(0).permutation(len(d))
+    retain, forget = idx[:a.retain], idx[a.retain:a.retain + a.forget]
+    R, Fg = (d.x[retain], d.y[retain]), (d.x[forget], d.y[forget])
+    template = build_model(CNNConfig(widths=(16, 32)), 0)
+    originals = train_from_scratch([template] * a.k, (d.x[idx[:a.retain + a.forget]], d.y[idx[:a.retain + a.forget]]),
+                                   RetrainConfig(epochs=3, milestones=()), device=a.device)
+    rows = []
+    for name in a.methods.split(','):
+        params = dict(epochs=2, milestones=()) if name == 'retrain' else {}
+        run = lambda models, engine: unlearn(name, models, R, Fg, engine=engine, device=a.device, **params)
+        one, _ = timed(lambda: run(originals[:1], 'loop'), a.repeats, a.device)
+        loop, ml = timed(lambda: run(originals, 'loop'), a.repeats, a.device)
+        vec, mv = timed(lambda: run(originals, 'vmap'), a.repeats, a.device)
+        rows.append(dict(method=name, one_model_s=round(one, 2), **{f'K{a.k}_loop_s': round(loop, 2), f'K{a.k}_vmap_s': round(vec, 2)},
+                         vmap_speedup=round(loop / vec, 2), max_weight_diff=f"{max_weight_diff(ml, mv):.1e}"))
+        print(rows[-1], flush=True)
+    dev = torch.cuda.get_device_name() if a.device.startswith('cuda') else f'cpu ({torch.get_num_threads()} threads)'
+    print(f"\ndevice: {dev}; retain {a.retain}, forget {a.forget}, K = {a.k}, SmallCNN (16, 32), batch 64\n")
+    print(md(pd.DataFrame(rows)))
+
+if __name__ == '__main__': main()
