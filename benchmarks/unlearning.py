@@ -7,7 +7,7 @@ vectorised ensemble (torch.func.vmap over stacked weights), with the largest wei
 
 Data: a Fashion-MNIST slice (retain / forget), models: `SmallCNN` (16, 32). Every method runs with its default
 hyperparameters, except `retrain`, which runs 2 epochs here (its default is the seed's 30) so that it is timed on the
-same budget as the others. Timings are the best of `--repeats` runs after one warm-up run.
+same budget as the others. Timings are the best of `--repeats` runs (the one-model run after a warm-up run).
 """
 import argparse, os, time
 os.environ.setdefault('VU_PROGRESS', '0')
@@ -22,9 +22,9 @@ def md(df:pd.DataFrame)->str:
     rows = [[str(v) for v in r] for r in df.itertuples(index=False)]
     return '\n'.join(['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)] + ['| ' + ' | '.join(r) + ' |' for r in rows])
 
-def timed(fn, repeats:int, device:str):
-    "Best wall seconds of `repeats` runs of `fn` after one warm-up, and the last result."
-    out = fn(); best = float('inf')
+def timed(fn, repeats:int, device:str, warm:bool=False):
+    "Best wall seconds of `repeats` runs of `fn` (after one warm-up run if `warm`), and the last result."
+    out = fn() if warm else None; best = float('inf')
     for _ in range(repeats):
         if device.startswith('cuda'): torch.cuda.synchronize()
         t0 = time.perf_counter(); out = fn()
@@ -52,7 +52,7 @@ def main():
     for name in a.methods.split(','):
         params = dict(epochs=2, milestones=()) if name == 'retrain' else {}
         run = lambda models, engine: unlearn(name, models, R, Fg, engine=engine, device=a.device, **params)
-        one, _ = timed(lambda: run(originals[:1], 'loop'), a.repeats, a.device)
+        one, _ = timed(lambda: run(originals[:1], 'loop'), a.repeats, a.device, warm=True)
         loop, ml = timed(lambda: run(originals, 'loop'), a.repeats, a.device)
         vec, mv = timed(lambda: run(originals, 'vmap'), a.repeats, a.device)
         rows.append(dict(method=name, one_model_s=round(one, 2), **{f'K{a.k}_loop_s': round(loop, 2), f'K{a.k}_vmap_s': round(vec, 2)},

@@ -5,7 +5,7 @@
 # %% ../nbs/03_unlearning.ipynb #e3e88867
 from __future__ import annotations
 import copy, math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Literal, Sequence
 
 import numpy as np

@@ -16,7 +16,7 @@ from ..core import ArtifactStore, Config, ConfigError, get_store, progress
 from ..data import load_fashion_mnist, load_font_identities
 from ..models import CNNConfig, build_model, as_inputs
 from ..splits import make_split
-from ..unlearning import RetrainConfig, train_from_scratch, unlearn, unlearning_methods
+from ..unlearning import RetrainConfig, train_from_scratch, unlearn
 from .nomus import SEED_TABLES, attack_features, loader_accuracy, score_unlearning
 
 # %% auto #0
