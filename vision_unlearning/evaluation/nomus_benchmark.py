@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 from pydantic import Field
 
-from ..core import ArtifactStore, Config, ConfigError, get_store, progress
+from ..core import ArtifactStore, Config, ConfigError, check_choice, get_store, progress
 from ..data import load_fashion_mnist, load_font_identities
 from ..models import CNNConfig, build_model, as_inputs
 from ..splits import make_split
@@ -22,8 +22,8 @@ from .nomus import SEED_TABLES, attack_features, loader_accuracy, score_unlearni
 # %% auto #0
 __all__ = ['SETTINGS', 'FONT_ATTRIBUTES', 'FONT_COLLECTIONS', 'BENCH_VERSION', 'SEED_LABELS', 'SEED_ANALOGUE', 'MethodSpec',
            'NomusSetting', 'seed_methods', 'font_collection', 'font_labels', 'setting_data', 'original_model',
-           'score_row', 'run_method', 'run_setting', 'nomus_benchmark', 'results', 'seed_agreement', 'plot_setting',
-           'nomus_explorer', 'setting_loaders']
+           'score_row', 'table_specs', 'run_method', 'run_setting', 'nomus_benchmark', 'stored_result',
+           'seed_agreement', 'plot_setting', 'nomus_explorer', 'setting_loaders']
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #4efddac2
 class MethodSpec(Config):
@@ -135,9 +135,9 @@ def _data_key(s:NomusSetting)->dict:
     "What determines the data and the original model: everything but the name and the methods."
     return s.model_dump(mode='json', exclude={'name', 'methods'})
 
-def original_model(s:NomusSetting, store:ArtifactStore|None=None)->tuple[torch.nn.Module, float]:
+def original_model(s:NomusSetting, store:ArtifactStore|None=None, data:tuple|None=None)->tuple[torch.nn.Module, float]:
     "The setting's original model (trained on train = retain ∪ forget with `s.train`) and its training seconds."
-    parts, n_out = setting_data(s); m = _template(s, n_out)
+    parts, n_out = data or setting_data(s); m = _template(s, n_out)
     def compute():
         t0 = time.perf_counter(); trained = train_from_scratch(m, parts['train'], s.train)
         return dict(state=trained.state_dict(), seconds=time.perf_counter() - t0)
@@ -155,24 +155,30 @@ def score_row(model:torch.nn.Module, parts:dict, label:str, seconds:float, lam:f
                nomus=sc.nomus, seconds=seconds, forget_loss=float(fl.mean()), unseen_loss=float(ul.mean()))
     return dict(row=row, forget_losses=torch.tensor(fl), unseen_losses=torch.tensor(ul))
 
-def run_method(s:NomusSetting, spec:MethodSpec, store:ArtifactStore|None=None)->dict:
-    "The result of one method on setting `s` (unlearning the original model), computed once and stored."
-    parts, _ = setting_data(s)
+def _result_key(s:NomusSetting, spec:MethodSpec|None)->dict:
+    "Store key of one row of setting `s` (`spec` None: the original model)."
+    return dict(data=_data_key(s), method='original' if spec is None else spec.model_dump(mode='json'))
+
+def table_specs(s:NomusSetting)->dict[str, MethodSpec|None]:
+    "The rows of a setting's table by label: Original (None), Retrained (with the original's recipe), then `s.methods`."
+    return {'Original': None, 'Retrained': MethodSpec(label='Retrained', method='retrain', params=s.train.model_dump()),
+            **{sp.label: sp for sp in s.methods}}
+
+def run_method(s:NomusSetting, spec:MethodSpec|None, store:ArtifactStore|None=None, data:tuple|None=None)->dict:
+    "The stored result of one row of setting `s` (`spec` None: the original model), computed first if needed."
+    data = data or setting_data(s); parts = data[0]
     def compute():
-        orig, _ = original_model(s, store)
+        orig, secs = original_model(s, store, data)
+        if spec is None: return score_row(orig, parts, 'Original', secs)
         t0 = time.perf_counter(); m = unlearn(spec.method, orig, parts['retain'], parts['forget'], **spec.params)
         return score_row(m, parts, spec.label, time.perf_counter() - t0)
-    return (store or get_store()).load_or_compute('nomus_result', dict(data=_data_key(s), method=spec.model_dump(mode='json')), compute, version=BENCH_VERSION)
+    return (store or get_store()).load_or_compute('nomus_result', _result_key(s, spec), compute, version=BENCH_VERSION)
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #7407a809
 def run_setting(s:NomusSetting, store:ArtifactStore|None=None, lam:float=0.5)->pd.DataFrame:
     "The seed-004 table of setting `s`: Original, Retrained, then every method of `s.methods`."
-    parts, _ = setting_data(s); store = store or get_store()
-    def original():
-        m, secs = original_model(s, store); return score_row(m, parts, 'Original', secs)
-    res = [store.load_or_compute('nomus_result', dict(data=_data_key(s), method='original'), original, version=BENCH_VERSION)]
-    specs = (MethodSpec(label='Retrained', method='retrain', params=s.train.model_dump()),) + s.methods
-    res += [run_method(s, spec, store) for spec in progress(specs, desc=s.name)]
+    data = setting_data(s)   # rendered or read once for every row
+    res = [run_method(s, spec, store, data) for spec in progress(table_specs(s).values(), desc=s.name)]
     t = pd.DataFrame([r['row'] for r in res]).set_index('method')
     if lam != 0.5: t['nomus'] = lam * t.test_acc + (1 - lam) * (1 - 2 * t.mia_gap)
     return t
@@ -183,13 +189,10 @@ def nomus_benchmark(settings=None, # `NomusSetting`s or names in `SETTINGS`; def
     settings = [SETTINGS[s] if isinstance(s, str) else s for s in (settings or list(SETTINGS))]
     return {s.name: run_setting(s, store) for s in settings}
 
-def results(s:NomusSetting, store:ArtifactStore|None=None)->dict[str, dict]:
-    "Stored results (row and per-sample losses) of setting `s` by method label, after `run_setting`."
-    store = store or get_store(); out = {}
-    for label, m in [('Original', 'original'), ('Retrained', MethodSpec(label='Retrained', method='retrain', params=s.train.model_dump()))] + [(sp.label, sp) for sp in s.methods]:
-        key = dict(data=_data_key(s), method=m if isinstance(m, str) else m.model_dump(mode='json'))
-        out[label] = store.get('nomus_result', key, version=BENCH_VERSION)
-    return out
+def stored_result(s:NomusSetting, label:str, store:ArtifactStore|None=None)->dict|None:
+    "The stored result (row and per-sample losses) of row `label` of setting `s`, or None before `run_setting`."
+    specs = table_specs(s); check_choice('label', label, list(specs))
+    return (store or get_store()).get('nomus_result', _result_key(s, specs[label]), version=BENCH_VERSION)
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #2ea29770
 SEED_LABELS = {'Original': 'Original', 'Retrained': 'Retrained', 'Fine-tuning': 'FineTuning', 'CF-2': 'CF3', 'Grad Asc': 'GradAsc',
@@ -227,10 +230,10 @@ def nomus_explorer(settings=None, store:ArtifactStore|None=None):
     from IPython.display import display
     settings = {s: SETTINGS[s] for s in (settings or SETTINGS)}
     pick_s, pick_m, out = W.Dropdown(options=list(settings), description='setting'), W.Dropdown(description='method'), W.Output()
-    def _methods(_=None): pick_m.options = ['Original', 'Retrained'] + [sp.label for sp in settings[pick_s.value].methods]
+    def _methods(_=None): pick_m.options = list(table_specs(settings[pick_s.value]))
     def _show(_=None):
         if pick_m.value is None: return
-        r = results(settings[pick_s.value], store).get(pick_m.value); out.clear_output(wait=True)
+        r = stored_result(settings[pick_s.value], pick_m.value, store); out.clear_output(wait=True)
         with out:
             if r is None: return print('not computed yet: run `nomus_benchmark` first')
             fig, ax = plt.subplots(figsize=(6, 3))
