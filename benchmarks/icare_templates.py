@@ -7,15 +7,11 @@ per-entity table computed with array operations vs the seed's per-file functions
 import os
 for v in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS'): os.environ.setdefault(v, '1')
 os.environ.setdefault('VU_PROGRESS', '0'); os.environ.setdefault('HF_HUB_OFFLINE', '1')
-import argparse, tempfile, time
+import argparse, sys, tempfile, time
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__))); from _common import md   # noqa: E402
 import pandas as pd
 import torch
 
-def md(df:pd.DataFrame)->str:
-    "A DataFrame as a GitHub-markdown table."
-    cols = [str(c) for c in df.columns]
-    rows = [[f'{v:.3f}' if isinstance(v, float) else str(v) for v in r] for r in df.itertuples(index=False)]
-    return '\n'.join(['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)] + ['| ' + ' | '.join(r) + ' |' for r in rows])
 
 def templates(folder:str, entities:list)->dict:
     "One parameter set per registered template, on the testbed's task."
@@ -61,7 +57,7 @@ def main():
         rows.append(dict(template=name, compute_s=round(cold, 3), reread_s=round(warm, 4), significant=res.significant))
     df = pd.DataFrame(rows)
     print("All templates (compute = from the testbed files through the artifact store; reread = the saved answer):")
-    print(md(df))
+    print(md(df, '.3f'))
     print(f"\ntotal compute: {df.compute_s.sum():.2f} s for {len(df)} templates (target: < 10 s on one core)\n")
     # per-entity table: vectorised vs the seed's functions applied file by file
     t = load_interference_tensor('fonts', 'distil', base_folder=folder)
@@ -78,6 +74,6 @@ def main():
     print("Per-entity statistics of one method (48 columns x", len(names), "entities):")
     print(md(pd.DataFrame([dict(implementation='seed functions, file by file', seconds=round(loop, 3)),
                            dict(implementation='per_entity_metrics (arrays)', seconds=round(vec, 4)),
-                           dict(implementation='speed-up', seconds=round(loop / vec, 1))])))
+                           dict(implementation='speed-up', seconds=round(loop / vec, 1))]), '.3f'))
 
 if __name__ == '__main__': main()

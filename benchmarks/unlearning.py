@@ -9,28 +9,15 @@ Data: a Fashion-MNIST slice (retain / forget), models: `SmallCNN` (16, 32). Ever
 hyperparameters, except `retrain`, which runs 2 epochs here (its default is the seed's 30) so that it is timed on the
 same budget as the others. Timings are the best of `--repeats` runs (the one-model run after a warm-up run).
 """
-import argparse, os, time
+import argparse, os, sys
 os.environ.setdefault('VU_PROGRESS', '0')
 import numpy as np, pandas as pd, torch
 from vision_unlearning.data import load_fashion_mnist
 from vision_unlearning.models import CNNConfig, build_model
 from vision_unlearning.unlearning import RetrainConfig, train_from_scratch, unlearn, unlearning_methods
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__))); from _common import md, timed   # noqa: E402
 
-def md(df:pd.DataFrame)->str:
-    "A DataFrame as a GitHub-markdown table."
-    cols = [str(c) for c in df.columns]
-    rows = [[str(v) for v in r] for r in df.itertuples(index=False)]
-    return '\n'.join(['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)] + ['| ' + ' | '.join(r) + ' |' for r in rows])
 
-def timed(fn, repeats:int, device:str, warm:bool=False):
-    "Best wall seconds of `repeats` runs of `fn` (after one warm-up run if `warm`), and the last result."
-    out = fn() if warm else None; best = float('inf')
-    for _ in range(repeats):
-        if device.startswith('cuda'): torch.cuda.synchronize()
-        t0 = time.perf_counter(); out = fn()
-        if device.startswith('cuda'): torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 def max_weight_diff(a:list, b:list)->float:
     "Largest absolute difference between corresponding weights of two lists of models."

@@ -5,15 +5,11 @@ achieved GFLOP/s of a training step against a large matrix product on the same d
     python benchmarks/zoo.py --device cuda   # on a GPU machine
     python benchmarks/zoo.py --recompute     # measure again
 """
-import argparse
+import argparse, os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__))); from _common import md   # noqa: E402
 import pandas as pd
 from vision_unlearning.zoo import ZooBenchConfig, zoo_benchmark
 
-def md(df:pd.DataFrame)->str:
-    "A DataFrame as a GitHub-markdown table (the docs site renders it as a table)."
-    cols = [str(c) for c in df.columns]
-    rows = [[str(v) for v in r] for r in df.itertuples(index=False)]
-    return '\n'.join(['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)] + ['| ' + ' | '.join(r) + ' |' for r in rows])
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])

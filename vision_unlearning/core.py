@@ -17,9 +17,9 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['DeviceName', 'Format', 'VisionUnlearningError', 'ConfigError', 'UnknownNameError', 'DataNotFoundError',
-           'ArtifactCorruptError', 'InvalidAttributeTypeError', 'InsufficientSamplesError', 'check_choice', 'Config',
-           'fingerprint', 'array_fingerprint', 'RegistryEntry', 'Registry', 'seed_all', 'get_device', 'progress',
-           'atomic_write', 'default_cache_dir', 'ArtifactStore', 'get_store', 'set_store']
+           'ArtifactCorruptError', 'InvalidAttributeTypeError', 'InsufficientSamplesError', 'NonFiniteError',
+           'check_choice', 'Config', 'fingerprint', 'array_fingerprint', 'RegistryEntry', 'Registry', 'seed_all',
+           'get_device', 'progress', 'atomic_write', 'default_cache_dir', 'ArtifactStore', 'get_store', 'set_store']
 
 # %% ../nbs/00_core.ipynb #68bdd33c
 class VisionUnlearningError(Exception):
@@ -42,6 +42,9 @@ class InvalidAttributeTypeError(VisionUnlearningError, ValueError):
 
 class InsufficientSamplesError(VisionUnlearningError, ValueError):
     "Too few samples for the requested split or statistic (I-CARE API)."
+
+class NonFiniteError(VisionUnlearningError, ValueError):
+    "An input array holds NaN (or infinite values where they are not allowed)."
 
 # %% ../nbs/00_core.ipynb #857c7e7d
 def check_choice(name:str, # name of the parameter, used in the message
