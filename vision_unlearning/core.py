@@ -11,15 +11,16 @@ from typing import Any, Callable, Iterable, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from fastcore.xdg import xdg_cache_home
 from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['DeviceName', 'Format', 'VisionUnlearningError', 'ConfigError', 'UnknownNameError', 'DataNotFoundError',
            'ArtifactCorruptError', 'InvalidAttributeTypeError', 'InsufficientSamplesError', 'NonFiniteError',
-           'check_choice', 'Config', 'fingerprint', 'array_fingerprint', 'RegistryEntry', 'Registry', 'seed_all',
-           'get_device', 'progress', 'atomic_write', 'default_cache_dir', 'ArtifactStore', 'get_store', 'set_store']
+           'check_choice', 'test_raises', 'Config', 'fingerprint', 'array_fingerprint', 'RegistryEntry', 'Registry',
+           'seed_all', 'get_device', 'progress', 'atomic_write', 'default_cache_dir', 'ArtifactStore', 'get_store',
+           'set_store']
 
 # %% ../nbs/00_core.ipynb #68bdd33c
 class VisionUnlearningError(Exception):
@@ -56,14 +57,57 @@ def check_choice(name:str, # name of the parameter, used in the message
     if value not in allowed: raise ConfigError(f"{name}={value!r} is not allowed; choose one of {allowed}")
     return value
 
+# %% ../nbs/00_core.ipynb #5b5eddfd
+def test_raises(f:Callable, # called with no arguments
+                exc:type[BaseException], # the exception type `f` must raise (a subclass passes)
+                *contains:str, # strings the message must contain
+               )->BaseException:
+    "Check that `f()` raises `exc` with every string of `contains` in its message; return the exception."
+    try: f()
+    except exc as e:
+        if missing := [w for w in contains if w not in str(e)]:
+            raise AssertionError(f"{type(e).__name__} raised, but its message lacks {missing}: {e}") from e
+        return e
+    except Exception as e: raise AssertionError(f"expected {exc.__name__}, got {type(e).__name__}: {e}") from e
+    raise AssertionError(f"expected {exc.__name__}, nothing was raised")
+
+
 # %% ../nbs/00_core.ipynb #957963ca
 class Config(BaseModel):
     "Frozen, strict pydantic base for every configuration in the package."
     model_config = ConfigDict(extra='forbid', frozen=True, validate_default=True)
 
+    def __init__(self, **data):
+        try: super().__init__(**data)
+        except ValidationError as e: raise ConfigError(_explain(type(self), e)) from None
+
+    @classmethod
+    def model_validate(cls, obj, **kwargs):
+        "Validate `obj` (a dict or a config) into `cls`; a bad field raises `ConfigError`, not pydantic's error."
+        try: return super().model_validate(obj, **kwargs)
+        except ValidationError as e: raise ConfigError(_explain(cls, e)) from None
+
+    def __setattr__(self, name, value):
+        try: super().__setattr__(name, value)
+        except ValidationError as e: raise ConfigError(_explain(type(self), e)) from None
+
     def fingerprint(self)->str:
         "SHA-256 (hex, 20 chars) of the class name and canonical JSON of all fields."
         return fingerprint({'config_class': type(self).__qualname__, 'fields': self.model_dump(mode='json')})
+
+def _explain(cls:type, e:ValidationError)->str:
+    "One line per invalid field of `cls`: the field, the value given, pydantic's rule (with its bound) and the fix."
+    fields, lines = getattr(cls, 'model_fields', {}), []
+    for err in e.errors(include_url=False):
+        loc = '.'.join(map(str, err['loc'])) or '<config>'
+        f = fields.get(str(err['loc'][0])) if err['loc'] else None
+        if err['type'] == 'extra_forbidden': fix = f"allowed fields: {sorted(fields)}"
+        elif err['type'] == 'frozen_instance': fix = f"make a changed copy with `.model_copy(update={{{loc!r}: ...}})`"
+        else:
+            fix = f"pass a value that satisfies it (default: {f.default!r})" if f is not None and not f.is_required() else "pass a valid value"
+            if f is not None and f.description: fix += f"; {loc}: {f.description}"
+        lines.append(f"{cls.__name__}.{loc}={err.get('input')!r}: {err['msg']}; {fix}")
+    return '\n'.join(lines)
 
 def fingerprint(obj:Any)->str:
     "Stable SHA-256 (hex, 20 chars) of any JSON-serialisable object (configs are dumped first)."
