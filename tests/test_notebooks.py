@@ -3,8 +3,10 @@
 Cells flagged with a settings.ini `tst_flags` flag (`#| slow`, `#| cuda`) are skipped unless listed in $VU_TEST_FLAGS,
 e.g. `VU_TEST_FLAGS="slow"`. Each notebook runs in its own Python process, so no state (the default artifact store,
 seeds, imported modules) leaks from one notebook into the next; all of them share the session's temporary cache.
+This is the only place the notebooks are tested (tools/test.sh no longer runs `nbdev_test` as well): each runs once,
+counted in pytest's summary. A notebook whose code uses torch is marked `numerics` (see conftest.py).
 """
-import os, subprocess, sys
+import json, os, subprocess, sys
 from pathlib import Path
 import pytest
 
@@ -26,7 +28,12 @@ sys.exit(0 if ok else 1)
 def test_there_are_notebooks():
     assert NOTEBOOKS, f"no stage notebooks found in {ROOT/'nbs'}"
 
-@pytest.mark.parametrize('nb', NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def _param(nb:Path):
+    "The notebook as a test case, marked `numerics` when a code cell uses torch."
+    code = '\n'.join(''.join(c['source']) for c in json.loads(nb.read_text())['cells'] if c['cell_type'] == 'code')
+    return pytest.param(nb, id=nb.stem, marks=[pytest.mark.numerics] if 'torch' in code else [])
+
+@pytest.mark.parametrize('nb', [_param(p) for p in NOTEBOOKS])
 def test_notebook(nb):
     flags = os.environ.get('VU_TEST_FLAGS', '')
     r = subprocess.run([sys.executable, '-c', _RUN, str(nb), str(ROOT), flags], cwd=ROOT, capture_output=True, text=True)

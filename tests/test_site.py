@@ -126,3 +126,13 @@ def test_readme_is_generated_from_index(tmp_path):
     assert '](nbs/00_core.ipynb)' in text                   # notebook links work from the repository root
     assert text == (ROOT/'README.md').read_text(), \
         "README.md is out of date: run `.venv/bin/python tools/build_site.py --readme-only` and commit it"
+
+def test_configs_render_as_field_tables(site):
+    "A pydantic config shows its fields (name, type with bounds, default, description), never `(**data)`."
+    for page in site.glob('*.html'):
+        assert 'VAR_KEYWORD' not in page.read_text(), f"{page.name}: a config still renders as def X(data:VAR_KEYWORD)"
+    html = (site/'nomus_benchmark.html').read_text()
+    sec = html[html.index('<h3 id="nomussetting"'):][:20000]
+    assert 'class NomusSetting(Config)' in re.sub(r'<[^>]+>', '', sec)
+    for cell in ['<code>n_train</code>', '<code>int ≥ 10</code>', '<code>2000</code>', 'training images (fashion_mnist)']:
+        assert cell in sec, f"NomusSetting's field table lacks {cell}"

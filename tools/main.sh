@@ -4,7 +4,9 @@
 #   --no-exec   build the site from the committed notebooks' saved outputs (fast; nothing is executed)
 #   --no-bench  do not run benchmarks/*.py
 # Offline once tools/install.sh has run. Products are cached in $VU_CACHE (default ~/.cache/vision_unlearning).
-set -euo pipefail
+# A failing stage does not stop the others: every stage that can run runs, the site is built from what ran (a failed
+# page says so, and where), and the job then exits 1 with one line per failed stage.
+set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 t0=$EPOCHREALTIME
 elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN{s=b-a; printf "%d min %02d s", s/60, s%60}'; }
@@ -13,37 +15,38 @@ for a in "$@"; do
   case "$a" in
     --no-exec) exec_nbs=0 ;;
     --no-bench) bench=0 ;;
-    -h|--help) sed -n 2,6p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,8p "$0"; exit 0 ;;
     *) echo "main.sh: unknown option $a" >&2; exit 2 ;;
   esac
 done
 
-bash tools/install.sh
+bash tools/install.sh || { echo "main.sh: FAILED install (tools/install.sh); nothing else was run" >&2; exit 1; }
 PY=.venv/bin/python
 export VU_PROGRESS="${VU_PROGRESS:-0}"
 echo "main.sh: cache in ${VU_CACHE:-$HOME/.cache/vision_unlearning}"
 
+rc=0 src=nbs summary=""
 if [ "$exec_nbs" = 1 ]; then
   t=$EPOCHREALTIME
-  $PY tools/run_notebooks.py --out _build/nbs
-  echo "main.sh: notebooks executed ($(elapsed "$t"))"
+  opts=(--out _build/nbs); [ "$bench" = 1 ] && opts+=(--bench)
+  mkdir -p _build
+  $PY tools/run_notebooks.py "${opts[@]}" | tee _build/stages.log
+  rc=${PIPESTATUS[0]}
+  summary=$(grep '^run_notebooks: FAILED' _build/stages.log || true)
+  echo "main.sh: stages done ($(elapsed "$t"))"
   src=_build/nbs
-  if [ "$bench" = 1 ]; then
-    mkdir -p _build/benchmarks
-    for b in benchmarks/*.py; do
-      [ -f "$b" ] && [[ "$(basename "$b")" != _* ]] || continue
-      t=$EPOCHREALTIME
-      echo "main.sh: running $b"
-      $PY "$b" | tee "_build/benchmarks/$(basename "$b" .py).txt"
-      echo "main.sh: $b done ($(elapsed "$t"))"
-    done
-  fi
-else
-  src=nbs
 fi
 
 t=$EPOCHREALTIME
-$PY tools/build_site.py --src "$src" --out _site
-echo "main.sh: site built ($(elapsed "$t"))"
-echo "main.sh: open file://$PWD/_site/index.html"
+if $PY tools/build_site.py --src "$src" --out _site; then
+  echo "main.sh: site built ($(elapsed "$t")); open file://$PWD/_site/index.html"
+else
+  rc=1; summary="$summary"$'\n'"main.sh: FAILED site build (tools/build_site.py)"
+fi
 echo "main.sh: total $(elapsed "$t0")"
+if [ "$rc" != 0 ]; then
+  echo "main.sh: the job FAILED; failed stages:"
+  printf '%s\n' "$summary" | sed '/^$/d; s/^run_notebooks: /  /'
+  exit 1
+fi
+echo "main.sh: every stage passed"
