@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #41c6d7a3
 from __future__ import annotations
-import contextlib, fcntl, hashlib, json, os, random, subprocess, tempfile, time
+import collections, contextlib, fcntl, hashlib, io, json, os, random, shutil, subprocess, tempfile, threading, time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal
@@ -229,15 +229,10 @@ def progress(it:Iterable, # the iterable to wrap
 # %% ../nbs/00_core.ipynb #15b05195
 def _git_commit()->str|None:
     with contextlib.suppress(Exception):
-        out = subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent)
+        out = subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).parent)
         if out.returncode == 0: return out.stdout.strip()
     return None
-
-def _sha256_file(path:Path)->str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
-    return h.hexdigest()
 
 def atomic_write(path:Path, # destination; its folder is created
                  write:Callable, # called with a temporary path in the same folder; must write the payload there
@@ -255,72 +250,222 @@ def atomic_write(path:Path, # destination; its folder is created
 
 # %% ../nbs/00_core.ipynb #604877aa
 Format = Literal['torch', 'json']
+_FILES = {'torch': 'data.pt', 'json': 'data.json'}   # the payload file of each format: no other name is ever read
 
-def _save(obj, path:Path, fmt:Format):
-    if fmt == 'torch': torch.save(obj, path)
-    else: path.write_text(json.dumps(obj, default=_json_default))
+def _dumps(obj, fmt:Format)->bytes:
+    "The payload's bytes: `torch.save` or JSON."
+    if fmt == 'json': return json.dumps(obj).encode()
+    buf = io.BytesIO(); torch.save(obj, buf); return buf.getvalue()
 
-def _load(path:Path, fmt:Format):
-    if fmt == 'torch': return torch.load(path, weights_only=True, map_location='cpu')
-    return json.loads(path.read_text())
+def _loads(b:bytes, fmt:Format):
+    "The payload from its verified bytes: `torch.load(weights_only=True)` (never arbitrary pickles) or JSON."
+    if fmt == 'torch': return torch.load(io.BytesIO(b), weights_only=True, map_location='cpu')
+    return json.loads(b.decode('utf-8'))
 
-def default_cache_dir()->Path:
-    "Cache root: `$VU_CACHE` if set, else the XDG cache folder (`~/.cache/vision_unlearning`)."
-    return Path(os.environ['VU_CACHE']) if os.environ.get('VU_CACHE') else xdg_cache_home()/'vision_unlearning'
+# %% ../nbs/00_core.ipynb #31741527
+def _where(path:str)->str: return f"payload{path}" if path else 'the payload'
+
+_PLAIN = {bool: bool, int: int.__int__, float: float.__float__, str: str.__str__}   # a subclass's (IntEnum's) plain value
+
+def _as_json(obj, kind:str, path:str='')->Any:
+    "`obj` as the pure JSON it reads back as (numpy scalars as Python numbers); ConfigError naming anything else."
+    if obj is None: return obj
+    if isinstance(obj, (np.bool_, np.integer, np.floating)): return obj.item()
+    if plain := next((f for t, f in _PLAIN.items() if isinstance(obj, t)), None): return plain(obj)
+    if isinstance(obj, list): return [_as_json(v, kind, f"{path}[{i}]") for i, v in enumerate(obj)]
+    if isinstance(obj, dict) and (bad := [k for k in obj if not isinstance(k, str)]):
+        what = f"has key {bad[0]!r} ({type(bad[0]).__name__})"
+    elif isinstance(obj, dict): return {k: _as_json(v, kind, f"{path}[{k!r}]") for k, v in obj.items()}
+    else: what = f"is a {type(obj).__name__}"
+    raise ConfigError(f"kind {kind!r}: {_where(path)} {what}, but fmt='json' stores only what reads back unchanged "
+                      "(dicts with str keys, lists, str, int, float, bool, None); convert it or use fmt='torch'")
+
+# %% ../nbs/00_core.ipynb #59ed4672
+_TORCH_LEAVES = {type(None), bool, int, float, complex, str, bytes, bytearray, torch.dtype, torch.device}
+_TORCH_MAPS, _TORCH_SEQS = {dict, collections.OrderedDict, collections.Counter}, {list, tuple, set, torch.Size}
+
+def _check_torch(obj, kind:str, path:str='')->None:
+    "ConfigError naming where `obj` holds what `torch.load(weights_only=True)` refuses (a numpy array, any object)."
+    if isinstance(obj, torch.Tensor) or type(obj) in _TORCH_LEAVES: return
+    if type(obj) in _TORCH_MAPS:
+        for k, v in obj.items(): _check_torch(k, kind, f"{path} key {k!r}"); _check_torch(v, kind, f"{path}[{k!r}]")
+    elif type(obj) in _TORCH_SEQS:
+        for i, v in enumerate(obj): _check_torch(v, kind, f"{path}[{i}]")
+    else: raise ConfigError(f"kind {kind!r}: {_where(path)} is a {type(obj).__name__}, which "
+                            "torch.load(weights_only=True) cannot read back; store tensors, Python numbers and "
+                            "strings, or lists and dicts of them")
+
+def _checked(obj, kind:str, fmt:Format)->Any:
+    "The product as it will be stored and read back; ConfigError for None and for what its format cannot hold."
+    if obj is None: raise ConfigError(f"kind {kind!r}: compute returned None, which `get` reads as 'not stored'; "
+                                      "return the product (an empty dict or list if there is nothing)")
+    if fmt == 'json': return _as_json(obj, kind)
+    _check_torch(obj, kind); return obj
+
+# %% ../nbs/00_core.ipynb #6c72fbaa
+def _signature(obj)->Any:
+    "Structure of a payload: types, dict keys, tensor dtypes and shapes, the length and first 8 items of a sequence."
+    if isinstance(obj, torch.Tensor): return ['Tensor', str(obj.dtype), list(obj.shape)]
+    if isinstance(obj, dict):
+        items = [[k if isinstance(k, str) else repr(k), _signature(v)] for k, v in obj.items()]
+        return [type(obj).__name__, sorted(items, key=lambda kv: kv[0])]
+    if isinstance(obj, (list, tuple)): return [type(obj).__name__, len(obj), [_signature(v) for v in obj[:8]]]
+    return type(obj).__name__
+
+def _describe(obj)->str:
+    "A few words on what a payload is, for error messages."
+    if isinstance(obj, dict): return f"a {type(obj).__name__} with keys {sorted(map(str, obj))[:6]}"
+    if isinstance(obj, torch.Tensor): return f"a {obj.dtype} tensor of shape {tuple(obj.shape)}"
+    return f"a {type(obj).__name__}"
+
+# %% ../nbs/00_core.ipynb #9afd8a1f
+_META_TYPES = dict(key=str, kind=str, format=str, file=str, size=int, sha256=str, signature=str)
+
+def _meta_digest(meta:dict)->str:
+    "SHA-256 of the canonical JSON of `meta` without its own checksum field."
+    body = {k: v for k, v in meta.items() if k != 'meta_sha256'}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(',', ':')).encode()).hexdigest()
+
+def _seal_meta(meta:dict)->dict:
+    "`meta` as JSON values plus `meta_sha256`, the checksum that makes any change of the metadata detectable."
+    meta = json.loads(json.dumps({k: v for k, v in meta.items() if k != 'meta_sha256'}, default=_json_default))
+    return dict(meta, meta_sha256=_meta_digest(meta))
+
+# %% ../nbs/00_core.ipynb #de759865
+def _corrupt(folder:Path, why:str)->ArtifactCorruptError: return ArtifactCorruptError(f"artifact {folder}: {why}")
+
+def _check_meta(meta, folder:Path)->dict:
+    "`meta` if it is sealed and describes the entry in `folder` (key, kind, format, file); ArtifactCorruptError if not."
+    if not isinstance(meta, dict): raise _corrupt(folder, f"meta.json holds a {type(meta).__name__}, not an object")
+    if meta.get('meta_sha256') != _meta_digest(meta):
+        raise _corrupt(folder, "meta.json fails its checksum (damaged, edited, or written before checksums)")
+    if bad := [f"{k}={meta.get(k)!r}" for k, t in _META_TYPES.items() if type(meta.get(k)) is not t]:
+        raise _corrupt(folder, f"meta.json fields of the wrong type: {bad}")
+    if meta['format'] not in _FILES: raise _corrupt(folder, f"unknown format {meta['format']!r}; known: {list(_FILES)}")
+    want = dict(key=folder.name, kind=folder.parent.parent.name, file=_FILES[meta['format']])
+    if bad := [f"{k}={meta[k]!r} (expected {v!r})" for k, v in want.items() if meta[k] != v]:
+        raise _corrupt(folder, f"meta.json does not describe this entry: {bad}")
+    if meta['size'] < 0 or len(meta['sha256']) != 64: raise _corrupt(folder, "impossible size or sha256 in meta.json")
+    return meta
+
+# %% ../nbs/00_core.ipynb #b0b77394
+def _verify(folder:Path)->Any|None:
+    "The payload in `folder` if every check passes; None if there is no entry; `ArtifactCorruptError` if not."
+    meta_p = folder/'meta.json'
+    if not meta_p.exists(): return None
+    try: meta = json.loads(meta_p.read_bytes().decode('utf-8'))
+    except (OSError, ValueError, RecursionError) as e:
+        raise _corrupt(folder, f"meta.json is unreadable ({e!r:.80})") from None
+    meta = _check_meta(meta, folder)
+    try: b = (folder/meta['file']).read_bytes()
+    except OSError as e: raise _corrupt(folder, f"{meta['file']} is unreadable ({e!r:.80})") from None
+    if len(b) != meta['size'] or hashlib.sha256(b).hexdigest() != meta['sha256']:
+        raise _corrupt(folder, f"{meta['file']} does not match the size and sha256 in meta.json")
+    try: obj = _loads(b, meta['format'])
+    except Exception as e: raise _corrupt(folder, f"{meta['file']} cannot be loaded ({type(e).__name__})") from None
+    if fingerprint(_signature(obj)) != meta['signature']:
+        raise _corrupt(folder, f"{meta['file']} holds {_describe(obj)}, not the structure that was stored")
+    return obj
 
 # %% ../nbs/00_core.ipynb #8fca816a
+def default_cache_dir()->Path:
+    "Cache root: `$VU_CACHE` if set, else the XDG cache folder (`~/.cache/vision_unlearning`)."
+    env = os.environ.get('VU_CACHE')
+    return Path(env).expanduser() if env else xdg_cache_home()/'vision_unlearning'
+
+def _usable_root(root:Path, name:str, fix:str)->Path:
+    "`root`, created if needed, once a file can be written in it; ConfigError naming it (`name`) and the `fix` if not."
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=root, prefix='.probe.', suffix='.tmp'); os.close(fd); os.unlink(probe)
+    except OSError as e:
+        what = 'is a file' if root.is_file() else f"cannot be written ({e.strerror or type(e).__name__})"
+        raise ConfigError(f"{name} {what}; {fix}") from None
+    return root
+
 class ArtifactStore:
     "Content-addressed store of expensive products: load-or-compute with atomic, verified, locked writes."
     def __init__(self, root:str|Path|None=None, # folder of the store; default `default_cache_dir()`
+                 strict:bool=False, # raise `ArtifactCorruptError` on a corrupt entry instead of recomputing it
                 ):
-        self.root = Path(root) if root is not None else default_cache_dir()
-        self.stats = dict(hits=0, computed=0, corrupt=0)
+        if root is not None: name, fix = f"ArtifactStore root {str(root)!r}", 'pass a writable folder'
+        elif os.environ.get('VU_CACHE'):
+            name, fix = f"VU_CACHE={os.environ['VU_CACHE']!r}", 'point VU_CACHE to a writable folder, or unset VU_CACHE'
+        else: name, fix = f"the cache folder {str(default_cache_dir())!r}", 'set VU_CACHE to a writable folder'
+        self.root = _usable_root(Path(root) if root is not None else default_cache_dir(), name, fix)
+        self.strict, self.stats = strict, dict(hits=0, computed=0, corrupt=0)
 
     def key(self, kind:str, config:Config|dict, version:str='1', deps:Iterable[str]=())->str:
         "Fingerprint of the product kind, its config, the code version, the package version and its inputs' keys."
         from vision_unlearning import __version__
         return fingerprint(dict(kind=kind, config=config, version=version, package=__version__, deps=sorted(deps)))
 
-    def folder(self, kind:str, key:str)->Path: return self.root/kind/key[:2]/key
+    def folder(self, kind:str, key:str)->Path:
+        "The entry's folder, `root/kind/key[:2]/key`; `kind` must name one folder."
+        if not isinstance(kind, str) or kind in ('', '.', '..') or '/' in kind or '\\' in kind:
+            raise ConfigError(f"kind={kind!r} must name one folder: no '/' or '\\', not '.' or '..'")
+        return self.root/kind/key[:2]/key
     def __repr__(self): return f"ArtifactStore({str(self.root)!r}, {self.stats})"
+
+# %% ../nbs/00_core.ipynb #3b87cd82
+_held = threading.local()   # lock files this thread holds: a re-check inside the writer's own lock must not wait on it
+
+@contextlib.contextmanager
+def _locked(path:Path):
+    "Exclusive `fcntl` lock on the file `path`, across processes; re-entrant within a thread."
+    held, key = _held.__dict__.setdefault('paths', set()), os.path.abspath(path)
+    if key in held: yield; return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, 'a') as f:
+        fcntl.flock(f, fcntl.LOCK_EX); held.add(key)
+        try: yield
+        finally: held.discard(key); fcntl.flock(f, fcntl.LOCK_UN)
+
+def _lock_of(folder:Path)->Path: return folder.parent/f"{folder.name}.lock"
+
+def _remove(p:Path):
+    if p.is_dir() and not p.is_symlink(): shutil.rmtree(p)
+    else: p.unlink(missing_ok=True)
 
 # %% ../nbs/00_core.ipynb #8c2a292b
 @patch
-def _read(self:ArtifactStore, folder:Path):
-    "Verified payload of `folder`, or None when absent; deletes and returns None when it fails verification."
-    meta_p = folder/'meta.json'
-    if not meta_p.exists(): return None
-    try:
-        meta = json.loads(meta_p.read_text())
-        data_p = folder/meta['file']
-        if not data_p.exists() or data_p.stat().st_size != meta['size'] or _sha256_file(data_p) != meta['sha256']:
-            raise ArtifactCorruptError(f"{data_p} does not match its metadata")
-        return _load(data_p, meta['format'])
-    except (ArtifactCorruptError, json.JSONDecodeError, KeyError, EOFError, RuntimeError, OSError):
-        self.stats['corrupt'] += 1
-        meta_p.unlink(missing_ok=True)
-        return None
+def _read(self:ArtifactStore, folder:Path, strict:bool=False)->Any|None:
+    "Verified payload of `folder` or None; a failed entry is re-checked under the lock, then raised or deleted."
+    try: return _verify(folder)
+    except ArtifactCorruptError: pass
+    with _locked(_lock_of(folder)):   # a writer may have replaced the entry while we read: check again under its lock
+        try: return _verify(folder)
+        except ArtifactCorruptError:
+            self.stats['corrupt'] += 1
+            if strict: raise
+            for name in ('meta.json', *_FILES.values()): _remove(folder/name)
+            return None
 
 @patch
 def _write(self:ArtifactStore, folder:Path, obj, fmt:Format, meta:dict):
-    data_p = atomic_write(folder/f"data.{'pt' if fmt == 'torch' else 'json'}", lambda p: _save(obj, p, fmt))
-    meta = dict(meta, file=data_p.name, format=fmt, size=data_p.stat().st_size, sha256=_sha256_file(data_p))
-    atomic_write(folder/'meta.json', lambda p: p.write_text(json.dumps(meta, indent=1, default=_json_default)))
+    "Store `obj` and then its sealed metadata, each atomically; the caller holds the key's lock."
+    for p in [*folder.glob('.*.tmp'), *(q for q in (folder/'meta.json', folder/_FILES[fmt]) if q.is_dir())]: _remove(p)
+    b = _dumps(obj, fmt); data_p = atomic_write(folder/_FILES[fmt], lambda p: p.write_bytes(b))
+    meta = _seal_meta(dict(meta, file=data_p.name, format=fmt, size=len(b), sha256=hashlib.sha256(b).hexdigest(),
+                           signature=fingerprint(_signature(obj))))
+    atomic_write(folder/'meta.json', lambda p: p.write_text(json.dumps(meta, indent=1)))
+
+# %% ../nbs/00_core.ipynb #c6ceac9d
+def _meta_of(kind:str, key:str, config, version:str, deps:list, secs:float)->dict:
+    "What the metadata records about a product besides its payload: config, versions, inputs, commit, time."
+    from vision_unlearning import __version__
+    return dict(kind=kind, key=key, config_class=type(config).__qualname__, config=config, version=version, deps=deps,
+                package=__version__, git_commit=_git_commit(), seconds=round(secs, 3),
+                created=time.strftime('%Y-%m-%dT%H:%M:%S'))
 
 # %% ../nbs/00_core.ipynb #999d3781
-@contextlib.contextmanager
-def _locked(path:Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, 'a') as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try: yield
-        finally: fcntl.flock(f, fcntl.LOCK_UN)
-
 @patch
-def get(self:ArtifactStore, kind:str, config:Config, version:str='1', deps:Iterable[str]=())->Any|None:
+def get(self:ArtifactStore, kind:str, config:Config, version:str='1', deps:Iterable[str]=(),
+        strict:bool|None=None, # raise `ArtifactCorruptError` for a corrupt entry; default: the store's `strict`
+       )->Any|None:
     "The verified stored product for (`kind`, `config`, `version`, `deps`), or None when there is none."
     key = self.key(kind, config, version, list(deps))
-    obj = self._read(self.folder(kind, key))
+    obj = self._read(self.folder(kind, key), self.strict if strict is None else strict)
     if obj is not None: self.stats['hits'] += 1
     return obj
 
@@ -331,19 +476,18 @@ def load_or_compute(self:ArtifactStore,
                     compute:Callable[[], Any], # computes the product when it is not stored
                     version:str='1', # the producer's code version: bump it when the code's output changes
                     deps:Iterable[str]=(), # keys or fingerprints of the inputs (parent model, data split)
-                    fmt:Format='torch', # payload format
+                    fmt:Format='torch', # payload format: 'torch' (tensors and containers) or 'json' (pure JSON)
                     recompute_if_exists:bool=False, # compute and overwrite even when a verified entry exists
+                    strict:bool|None=None, # raise `ArtifactCorruptError` for a corrupt entry; default: the store's
                    ):
     "The stored product for (`kind`, `config`, `version`, `deps`), computing and storing it first if needed."
-    from vision_unlearning import __version__
+    check_choice('fmt', fmt, list(_FILES))
     deps = list(deps); key = self.key(kind, config, version, deps); folder = self.folder(kind, key)
-    if not recompute_if_exists and (obj := self.get(kind, config, version, deps)) is not None: return obj
-    with _locked(folder.parent/f"{key}.lock"):   # another process may have stored it while we waited
-        if not recompute_if_exists and (obj := self.get(kind, config, version, deps)) is not None: return obj
-        t0 = time.perf_counter(); obj = compute(); secs = time.perf_counter() - t0
-        meta = dict(kind=kind, key=key, config_class=type(config).__qualname__, config=config, version=version, deps=deps,
-                    package=__version__, git_commit=_git_commit(), seconds=round(secs, 3), created=time.strftime('%Y-%m-%dT%H:%M:%S'))
-        self._write(folder, obj, fmt, meta)
+    if not recompute_if_exists and (obj := self.get(kind, config, version, deps, strict)) is not None: return obj
+    with _locked(_lock_of(folder)):   # one writer per key: another process may have stored it while we waited
+        if not recompute_if_exists and (obj := self.get(kind, config, version, deps, strict)) is not None: return obj
+        t0 = time.perf_counter(); obj = _checked(compute(), kind, fmt); secs = time.perf_counter() - t0
+        self._write(folder, obj, fmt, _meta_of(kind, key, config, version, deps, secs))
         self.stats['computed'] += 1
     return obj
 
