@@ -137,6 +137,7 @@ from vision_unlearning.core import ArtifactStore, VisionUnlearningError, get_sto
 from vision_unlearning.core import test_raises as raises_with   # aliased: pytest would collect `test_raises`
 import vision_unlearning.benchmarks.I_care.metadata as M
 import vision_unlearning.benchmarks.I_care.utils as U
+import vision_unlearning.benchmarks.I_care.result_templates as R
 
 _SMALL = dict(entities='synthetic', n_entities=24, methods=('distil', 'munba'), image_emitters=2)
 _CLOSED_PORT = 'http://127.0.0.1:9'   # nothing listens there: the real client gets a refused connection, on any machine
@@ -252,7 +253,8 @@ def test_in_place_edit_is_seen(testbeds, tmp_path, store):
     st, ipp = os.stat(p), json.loads(Path(p).read_text())
     receiver = list(ipp)[1]; old = json.dumps(ipp[receiver]['rmse'])
     new = old[:-1] + str((int(old[-1]) + 5) % 10)                       # same length, another value
-    text = Path(p).read_text().replace(f'"rmse": {old}', f'"rmse": {new}', 1)
+    ipp[receiver]['rmse'] = json.loads(new); text = json.dumps(ipp, indent=4)   # the writer's own format
+    assert len(text) == st.st_size
     with open(p, 'r+') as f: f.write(text)
     os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert os.stat(p).st_size == st.st_size and os.stat(p).st_mtime_ns == st.st_mtime_ns
@@ -332,3 +334,63 @@ def test_default_remote_without_network_one_notice(testbeds, tmp_path, store, mo
     assert hub_warnings == [], hub_warnings
     assert err.count('HF_HUB_OFFLINE=1') == 1, err
     assert secs < 10, secs
+
+_OPENED:set|None = None   # files opened for reading while a template computes (None: not recording)
+
+def _audit(event, args):
+    if event == 'open' and _OPENED is not None and isinstance(args[0], (str, os.PathLike)):
+        mode, flags = args[1], args[2]
+        if isinstance(mode, str): reading = 'r' in mode and '+' not in mode
+        else: reading = flags is not None and flags & os.O_ACCMODE == os.O_RDONLY
+        if reading: _OPENED.add(os.path.realpath(args[0]))
+
+sys.addaudithook(_audit)   # audit hooks cannot be removed; this one records only while _OPENED is a set
+
+def _every_template(folder:str)->dict:
+    "Parameters of every registered template on a small synthetic testbed (design, monospace, weight, boldness)."
+    names = [e['name'] for e in I_care.get_metadata_filtered('fonts', folder)]
+    me, kw = 'Emitter average rmse', _kw(folder, recompute_if_exists=True)
+    alg = dict(task='fonts', base_folder=folder, remote_repository_name=None, save_outputs=False,
+               recompute_if_exists=True)
+    design0, both = I_care.get_metadata_filtered('fonts', folder)[0]['design'], ['distil', 'munba']
+    return {'MetricMetricAlignment': dict(**kw, interference_entity_1=me, interference_entity_2='Receiver average rmse'),
+            'MetricSimilarityAlignment': dict(**kw, interference_pair='rmse', similarity_metric='embedding',
+                                              permutations=99),
+            'MetricSimilarityAlignmentMulti': dict(**kw, interference_pair='rmse',
+                                                   similarity_metric_list=['jacc', 'embedding']),
+            'SignificantRelationshipNumerical': dict(**kw, interference_entity=me, attribute='boldness'),
+            'SignificantRelationshipCategorical': dict(**kw, interference_entity=me, attribute='design',
+                                                       attribute_value=design0, min_samples_per_category=2),
+            'CountSignificantRelationship': dict(**alg, unlearning_algorithm_list=both, interference_entity_list=[me],
+                                                 attribute_list=['boldness', 'monospace'], min_samples_per_category=2),
+            'ImplicitAssociationTest': dict(**kw, attribute_1='design', attribute_2='monospace',
+                                            latent_embedding='dino_embedding'),
+            'MinimumCutInterference': dict(**kw, interference_pair='rmse', entity_1=names[0], entity_2=names[-1]),
+            'UnlearningVisualSummary': dict(**kw),
+            'InterferenceVisualSummary': dict(**kw, interference_pair='rmse', entity_index=0),
+            'InterferenceMatrix': dict(**kw, interference_pair='rmse'),
+            'SimilarityMatrix': dict(**alg, similarity_metric='embedding'),
+            'MethodComparisonByMetricEntity': dict(**alg, interference_entity=me, unlearning_algorithm_list=both)}
+
+@pytest.mark.parametrize('local_table', ['derived', 'published'])
+def test_every_file_a_template_reads_is_in_its_key(testbeds, tmp_path, store, local_table):
+    "Every file a template opens while computing is among its `inputs()`: the cache key covers what the answer reads."
+    global _OPENED
+    folder = _copy(testbeds['A'], tmp_path/'A')
+    if local_table == 'published': os.remove(M._provenance_path('fonts', folder))   # the per-entity file is an input
+    root, missing = os.path.realpath(folder), {}
+    assert set(_every_template(folder)) == set(I_care.rt_name_to_class)
+    for name, params in _every_template(folder).items():
+        rt = I_care.rt_name_to_class[name](**params)
+        declared = set(rt.inputs())
+        record = os.path.basename(M._provenance_path('fonts', '.'))
+        derived = {os.path.basename(I_care.get_interference_per_entity_path('fonts')), record}
+        R._tensor.cache_clear(); R._per_entity_frame.cache_clear()   # in-memory hits would hide the reads
+        _OPENED = set()
+        try: rt.compute()
+        finally: opened, _OPENED = _OPENED, None
+        read = {os.path.relpath(p, root) for p in opened if p.startswith(root + os.sep) and os.path.isfile(p)}
+        allowed = declared | (derived if local_table == 'derived' else {record})
+        if read - allowed: missing[name] = sorted(read - allowed)[:5]
+        assert read, name
+    assert not missing, missing
