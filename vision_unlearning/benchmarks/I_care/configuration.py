@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from ...core import ConfigError, check_choice
+from ...core import ConfigError, VisionUnlearningError, check_choice
 from typing import Any, Dict, List, Literal, NamedTuple
 
 # %% auto #0
@@ -17,7 +17,7 @@ __all__ = ['domain_unlearning_algorithm', 'domain_task', 'domain_model', 'domain
            'ME_STATS', 'SESSION_ME', 'domain_me', 'type_me', 'GUI_TO_BACKEND', 'unlearning_algorithm_to_epochs',
            'NON_ATTRIBUTE_KEYS', 'domain_entity', 'domain_attribute', 'is_worst_biggest', 'check_mp', 'me_slugs',
            'PerEntityColumn', 'me_direction', 'parse_per_entity_column', 'convert_params_from_gui_to_backend',
-           'default_epochs']
+           'default_epochs', 'InterferenceFileError', 'HubUnavailableError']
 
 # %% ../../../nbs/10a_configuration.ipynb #73c4ebd1
 domain_unlearning_algorithm = ['FADE', 'Munba', 'UCE']
@@ -155,3 +155,10 @@ class _EntityDomain(Mapping):
 
 domain_entity = _EntityDomain('entity')
 domain_attribute = _EntityDomain('attribute')
+
+# %% ../../../nbs/10a_configuration.ipynb #c7e1a0f2
+class InterferenceFileError(VisionUnlearningError, ValueError):
+    "An I-CARE file exists but cannot be used: not UTF-8, not JSON, or not the shape its kind must have."
+
+class HubUnavailableError(VisionUnlearningError, ConnectionError):
+    "The Hugging Face Hub cannot be reached (no network, no answer in time, or offline mode without a cached copy)."

@@ -302,7 +302,7 @@ def write_testbed(folder:str, # asset folder to write (created)
 def testbed(cfg:TestbedConfig=TestbedConfig(), store:ArtifactStore|None=None)->str:
     "Folder of the testbed `cfg` in the artifact store, written on first use (a half-written folder is rewritten)."
     store = store or get_store()
-    folder = store.folder('icare_testbed', store.key('icare_testbed', cfg, version='3'))
+    folder = store.folder('icare_testbed', store.key('icare_testbed', cfg, version='4'))
     done = folder / 'COMPLETE'
     if not done.exists():
         write_testbed(str(folder), cfg)

@@ -4,26 +4,72 @@
 
 # %% ../../../nbs/10_metadata.ipynb #9bc5d25d
 from __future__ import annotations
-import json, os
+import glob, hashlib, json, os, stat, sys, tempfile, time, warnings
 from pathlib import Path
-from typing import Any, Dict, List, Literal, Tuple
+from typing import Any, Callable, Dict, List, Literal, Sequence, Tuple
 
 from pydantic import BaseModel, ConfigDict
 
-from ...core import ConfigError, DataNotFoundError, VisionUnlearningError, atomic_write, check_choice
+from ...core import (ConfigError, DataNotFoundError, VisionUnlearningError, atomic_write, check_choice,
+                                    get_store)
 from .configuration import *
 from .configuration import _me_slug
 
 # %% auto #0
 __all__ = ['get_metadata_filtered_path', 'get_metadata_filtered', 'save_metadata_filtered', 'get_interference_per_pair_path',
            'exists_interference_per_pair', 'get_interference_per_pair', 'save_interference_per_pair',
-           'InterferenceFileError', 'get_interference_per_pair_inverse', 'get_interference_per_entity_path',
-           'get_interference_per_entity', 'save_interference_per_entity', 'MetricColumnError',
-           'choose_metric_column_interference_per_entity', 'InterferencePerEntity', 'get_target_overwrite',
-           'get_target_preprocessed', 'get_prompt', 'get_generated_dataset_file', 'get_generated_dataset_folder',
-           'get_embeddings_path', 'find_generated_image']
+           'get_interference_per_pair_inverse', 'get_interference_per_entity_path', 'get_interference_per_entity',
+           'save_interference_per_entity', 'MetricColumnError', 'choose_metric_column_interference_per_entity',
+           'file_digest', 'resolved_folder', 'inputs_digest', 'per_pair_files', 'embedding_files', 'metadata_file',
+           'per_entity_sources', 'per_entity_status', 'per_entity_inputs', 'InterferencePerEntity',
+           'get_target_overwrite', 'get_target_preprocessed', 'get_prompt', 'get_generated_dataset_file',
+           'get_generated_dataset_folder', 'get_embeddings_path', 'find_generated_image']
 
 # %% ../../../nbs/10_metadata.ipynb #754e21ed
+_FIX = "rewrite it, or delete it and compute or download it again"
+
+def _load_json(path:str, what:str)->Any:
+    "Content of JSON file `path`; `DataNotFoundError` if absent, `InterferenceFileError` naming it if unreadable."
+    if not os.path.exists(path): raise DataNotFoundError(f"no {what} file at {path!r}")
+    try: return json.loads(Path(path).read_bytes().decode('utf-8'))
+    except IsADirectoryError:
+        raise InterferenceFileError(f"{what} file {path!r} is a directory, not a JSON file") from None
+    except UnicodeDecodeError as e:
+        raise InterferenceFileError(f"{what} file {path!r} is not UTF-8 text (byte {e.start} is "
+                                    f"{e.object[e.start:e.start + 1]!r}); {_FIX}") from None
+    except json.JSONDecodeError as e:
+        raise InterferenceFileError(f"{what} file {path!r} is not valid JSON: {e.msg} at line {e.lineno}, "
+                                    f"column {e.colno}; {_FIX}") from None
+
+def _read_json(path:str, what:str, problem:Callable[[Any], str|None]|None=None)->Any:
+    "`_load_json`, then `problem(content)` (None when the shape is right) turned into an `InterferenceFileError`."
+    obj = _load_json(path, what)
+    if problem is not None and (p := problem(obj)) is not None:
+        raise InterferenceFileError(f"{what} file {path!r} does not have the shape of its kind: {p}; {_FIX}")
+    return obj
+
+def _records_problem(rows:Any)->str|None:
+    "What is wrong with a list of entity records (metadata, per-entity table), or None."
+    if not isinstance(rows, list): return f"it holds a {type(rows).__name__}, not a list of entity records"
+    for i, r in enumerate(rows):
+        if not isinstance(r, dict): return f"item {i} is a {type(r).__name__}, not an object"
+        if not isinstance(r.get('name'), str): return f"item {i} has no string 'name' (its keys: {list(r)[:6]})"
+    return None
+
+def _per_pair_problem(ipp:Any)->str|None:
+    "What is wrong with a per-pair record `{receiver: {metric: number}}`, or None."
+    if not isinstance(ipp, dict): return f"it holds a {type(ipp).__name__}, not an object of receivers"
+    for k, rec in ipp.items():
+        if not isinstance(rec, dict): return f"receiver {k!r} maps to a {type(rec).__name__}, not an object of metrics"
+        for m, v in rec.items():
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                return f"receiver {k!r}, metric {m!r} is {v!r}, not a number"
+    return None
+
+def _write_json(obj:Any, path:str)->None:
+    atomic_write(Path(path), lambda tmp: tmp.write_text(json.dumps(obj, indent=4)))
+
+# %% ../../../nbs/10_metadata.ipynb #5b0d7c21
 def _check(task:str, method:str|None=None)->None:
     check_choice('task', task, TASKS)
     if method is not None: check_choice('method', method, METHODS)
@@ -32,16 +78,9 @@ def get_metadata_filtered_path(task:type_task, base_folder:str='assets')->str:
     "Path of the entity metadata file of `task`."
     _check(task); return os.path.join(base_folder, f'metadata_{task}_2_enriched_filtered.json')
 
-def _read_json(path:str, what:str)->Any:
-    if not os.path.exists(path): raise DataNotFoundError(f"no {what} file at {path!r}")
-    with open(path) as f: return json.load(f)
-
-def _write_json(obj:Any, path:str)->None:
-    atomic_write(Path(path), lambda tmp: tmp.write_text(json.dumps(obj, indent=4)))
-
 def get_metadata_filtered(task:type_task, base_folder:str='assets')->List[Dict[str, Any]]:
     "The entity metadata of `task`: one dict per entity, in index order."
-    return _read_json(get_metadata_filtered_path(task, base_folder), f'{task} metadata')
+    return _read_json(get_metadata_filtered_path(task, base_folder), f'{task} metadata', _records_problem)
 
 def save_metadata_filtered(task:type_task, metadata_filtered:List[Dict[str, Any]], base_folder:str='assets')->None:
     "Write the entity metadata of `task` (atomic, indent 4)."
@@ -64,8 +103,9 @@ def exists_interference_per_pair(task:type_task, index:int, method:type_unlearni
 def get_interference_per_pair(task:type_task, index:int, method:type_unlearning_algorithm, num_train_epochs:int,
                               max_identities:int=100, base_folder:str='assets')->Dict[str, Dict[str, float]]:
     "`{receiver: {metric: value}}` caused by unlearning entity `index`; checks it has `max_identities` receivers."
-    ipp = _read_json(get_interference_per_pair_path(task, index, method, num_train_epochs, base_folder),
-                     f'interference-per-pair ({task}, index {index}, {method}, {num_train_epochs} epochs)')
+    what = f'interference-per-pair ({task}, index {index}, {method}, {num_train_epochs} epochs)'
+    path = get_interference_per_pair_path(task, index, method, num_train_epochs, base_folder)
+    ipp = _read_json(path, what, _per_pair_problem)
     if len(ipp) != max_identities:
         raise InterferenceFileError(f"interference per pair of {task} index {index} ({method}) has {len(ipp)} receivers; "
                                     f"expected max_identities={max_identities}")
@@ -77,9 +117,6 @@ def save_interference_per_pair(interference_per_pair:Dict[str, Dict[str, float]]
     if not isinstance(interference_per_pair, dict) or not interference_per_pair:
         raise ConfigError(f"interference_per_pair must be a non-empty dict, got {type(interference_per_pair).__name__}")
     _write_json(interference_per_pair, get_interference_per_pair_path(task, index, method, num_train_epochs, base_folder))
-
-class InterferenceFileError(VisionUnlearningError, ValueError):
-    "An I-CARE file exists but its content does not have the expected shape."
 
 # %% ../../../nbs/10_metadata.ipynb #b9d28ebb
 def get_interference_per_pair_inverse(task:type_task, index:int, method:type_unlearning_algorithm, num_train_epochs:int,
@@ -99,18 +136,26 @@ def get_interference_per_entity_path(task:type_task, base_folder:str='assets')->
     "Path of the per-entity file of `task`."
     _check(task); return os.path.join(base_folder, f'interference_per_entity_{task}.json')
 
+def _provenance_path(task:str, base_folder:str)->str:
+    "The record of the inputs a per-entity file was computed from: a hidden file beside it."
+    p = get_interference_per_entity_path(task, base_folder)
+    return os.path.join(os.path.dirname(p), f'.{os.path.basename(p)}.inputs')
+
 def get_interference_per_entity(task:type_task, max_identities:int=100, base_folder:str='assets')->List[Dict[str, Any]]:
     "The per-entity table of `task` as a list of dicts; checks it has `max_identities` entities."
-    rows = _read_json(get_interference_per_entity_path(task, base_folder), f'{task} interference-per-entity')
+    path = get_interference_per_entity_path(task, base_folder)
+    rows = _read_json(path, f'{task} interference-per-entity', _records_problem)
     if len(rows) != max_identities:
         raise InterferenceFileError(f"interference per entity of {task} has {len(rows)} entities; expected max_identities={max_identities}")
     return rows
 
 def save_interference_per_entity(task:type_task, metadata_filtered:List[Dict[str, Any]], base_folder:str='assets')->None:
-    "Write the per-entity table of `task` (atomic, indent 4)."
+    "Write the per-entity table of `task` (atomic, indent 4); any record of the inputs of a previous table is removed."
     if not metadata_filtered: raise ConfigError("metadata_filtered (the per-entity rows) must be a non-empty list")
+    if os.path.exists(prov := _provenance_path(task, base_folder)): os.remove(prov)
     _write_json(metadata_filtered, get_interference_per_entity_path(task, base_folder))
 
+# %% ../../../nbs/10_metadata.ipynb #5b0d7c25
 class MetricColumnError(VisionUnlearningError, LookupError):
     "No column, or more than one, matches the requested method and per-entity metric."
 
@@ -127,23 +172,147 @@ def choose_metric_column_interference_per_entity(unlearning_algorithm:type_unlea
                                 f"(matches: {hits}); columns of {unlearning_algorithm!r}: {cands[:8]}{'...' if len(cands) > 8 else ''}")
     return hits[0]
 
+# %% ../../../nbs/10_metadata.ipynb #5b0d7c31
+_RACY_NS = 2_000_000_000                 # a digest is kept only for files whose last change is older than this
+_DIGESTS:Dict[str, Tuple[tuple, str]] = {}  # real path -> (stat signature, SHA-256)
+
+def _signature(st:os.stat_result)->tuple: return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+def file_digest(path:str, # a file
+               )->str|None:
+    "SHA-256 of the file's bytes (None if absent), reused while its signature is unchanged and it is older than 2 s."
+    key = os.path.realpath(path)
+    t0 = time.time_ns()
+    try:
+        st = os.stat(key)
+        if not stat.S_ISREG(st.st_mode): raise InterferenceFileError(f"{path!r} is not a regular file")
+        if (hit := _DIGESTS.get(key)) and hit[0] == _signature(st): return hit[1]
+        h = hashlib.sha256()
+        with open(key, 'rb') as f:
+            for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
+        unchanged = _signature(os.stat(key)) == _signature(st)
+    except FileNotFoundError: return None
+    if unchanged and t0 - st.st_ctime_ns > _RACY_NS:
+        if len(_DIGESTS) > 500_000: _DIGESTS.clear()
+        _DIGESTS[key] = (_signature(st), h.hexdigest())
+    return h.hexdigest()
+
+def resolved_folder(base_folder:str)->str:
+    "Absolute, symlink-free path of `base_folder`: `assets`, `./assets` and `/abs/assets` are one folder."
+    return os.path.realpath(base_folder)
+
+def inputs_digest(base_folder:str, # the asset folder
+                  relpaths:Sequence[str], # files relative to it; absent files count as 'absent'
+                 )->str:
+    "SHA-256 (20 hex) of each relative path with its content digest, in sorted order."
+    root, h = resolved_folder(base_folder), hashlib.sha256()
+    for rel in sorted(set(relpaths)): h.update(f"{rel}\0{file_digest(os.path.join(root, rel)) or 'absent'}\n".encode())
+    return h.hexdigest()[:20]
+
+# %% ../../../nbs/10_metadata.ipynb #5b0d7c33
+def _glob(base_folder:str, pattern:str)->List[str]:
+    "Files under `base_folder` matching `pattern` (relative), as sorted relative paths."
+    root = resolved_folder(base_folder)
+    found = glob.glob(os.path.join(glob.escape(root), pattern))
+    return sorted(os.path.relpath(p, root) for p in found if os.path.isfile(p))
+
+def per_pair_files(task:type_task, base_folder:str='assets', method:type_unlearning_algorithm|None=None)->List[str]:
+    "Relative paths of the per-pair files of `task`, of one `method` or of all."
+    _check(task, method)
+    return _glob(base_folder, os.path.join('datasets', f"interferences_caused_by_{task}_*_{method or '*'}_*.json"))
+
+def embedding_files(task:type_task, base_folder:str='assets')->List[str]:
+    "Relative paths of the embeddings files of `task` (the original model's and the unlearned models')."
+    _check(task); return _glob(base_folder, os.path.join('datasets', f'embeddings_{task}_*.json'))
+
+def metadata_file(task:type_task)->str:
+    "Relative path of the metadata file of `task`."
+    return os.path.basename(get_metadata_filtered_path(task))
+
+def per_entity_sources(task:type_task, base_folder:str='assets')->List[str]:
+    "Relative paths of the files the per-entity table of `task` is computed from."
+    return [metadata_file(task)] + per_pair_files(task, base_folder) + embedding_files(task, base_folder)
+
 # %% ../../../nbs/10_metadata.ipynb #8a278d6b
 def _hf_offline()->bool:
     "True when the environment sets `HF_HUB_OFFLINE` (read at call time; the one offline check of the package)."
     return os.environ.get('HF_HUB_OFFLINE', '').strip().lower() in ('1', 'true', 'yes', 'on')
 
-def _fetch_remote(repository:str|None, rel_path:str, base_folder:str)->bool:
-    "Copy `rel_path` from the HF dataset `repository` into `base_folder`; False when offline, absent or unreachable."
-    if not repository or _hf_offline(): return False
-    from vision_unlearning.benchmarks.I_care.utils import huggingface_dataset_file_download, huggingface_dataset_file_exists
-    token = os.environ.get('HF_TOKEN')
-    try:
-        if not huggingface_dataset_file_exists(repository, rel_path, token): return False
-        huggingface_dataset_file_download(base_folder, repository, rel_path, token)
-    except Exception as e:  # network errors of any kind mean: compute locally
-        import warnings; warnings.warn(f"could not fetch {rel_path} from {repository}: {type(e).__name__}"); return False
-    return os.path.exists(os.path.join(base_folder, rel_path))
+_NOTICED:set = set()
 
+def _notice_once(key:str, msg:str)->None:
+    "Print `msg` to stderr the first time `key` comes up in this process."
+    if key not in _NOTICED: _NOTICED.add(key); print(msg, file=sys.stderr)
+
+def _fetch_remote(repository:str|None, rel_path:str, base_folder:str, save:bool, what:str,
+                  problem:Callable[[Any], str|None]|None=None)->Any:
+    "JSON file `rel_path` of HF dataset `repository` (kept in `base_folder` if `save`), or None: offline, absent, down."
+    if not repository or _hf_offline(): return None
+    from vision_unlearning.benchmarks.I_care import utils as U   # here, not at the top: utils imports this module
+    token = os.environ.get('HF_TOKEN')
+    with tempfile.TemporaryDirectory(prefix='vu_icare_remote_') as tmp:
+        dest = base_folder if save else tmp
+        try:
+            if not U.huggingface_dataset_file_exists(repository, rel_path, token): return None
+            U.huggingface_dataset_file_download(dest, repository, rel_path, token)
+        except HubUnavailableError as e:
+            _notice_once('hub', f"I-CARE: {e}\nI-CARE: answers are computed from the local files."); return None
+        except Exception as e:
+            warnings.warn(f"could not fetch {rel_path} from {repository}: {type(e).__name__}: {e}"); return None
+        path = os.path.join(dest, rel_path)
+        return _read_json(path, what, problem) if os.path.exists(path) else None
+
+# %% ../../../nbs/10_metadata.ipynb #5b0d7c40
+def _provenance(task:str, base_folder:str)->Dict[str, Any]|None:
+    "The record of the inputs of the local per-entity file; None if absent or unreadable (the file is then unverified)."
+    try: return json.loads(Path(_provenance_path(task, base_folder)).read_text())
+    except (OSError, ValueError): return None
+
+def per_entity_status(task:type_task, base_folder:str='assets')->Literal['absent', 'current', 'stale', 'unverified']:
+    "State of the local per-entity file of `task`: absent, current or stale (against its recorded sources), unverified."
+    path = get_interference_per_entity_path(task, base_folder)
+    if not os.path.exists(path): return 'absent'
+    prov = _provenance(task, base_folder)
+    if not isinstance(prov, dict) or prov.get('file_sha256') != file_digest(path): return 'unverified'
+    now = inputs_digest(base_folder, per_entity_sources(task, base_folder))
+    return 'current' if prov.get('inputs_sha256') == now else 'stale'
+
+def _uses_local_table(task:str, base_folder:str, recompute_if_exists:bool)->bool:
+    "Whether the per-entity table is the local file as it is (unverified, and not recomputed from per-pair files)."
+    if per_entity_status(task, base_folder) != 'unverified': return False
+    return not (recompute_if_exists and per_pair_files(task, base_folder))
+
+def per_entity_inputs(task:type_task, base_folder:str='assets', recompute_if_exists:bool=False)->List[str]:
+    "Relative paths of the files the per-entity table of `task` is read or computed from."
+    if _uses_local_table(task, base_folder, recompute_if_exists):
+        return [os.path.basename(get_interference_per_entity_path(task))]
+    return per_entity_sources(task, base_folder)
+
+# %% ../../../nbs/10_metadata.ipynb #5b0d7c41
+def _save_derived_per_entity(task:str, rows:List[Dict[str, Any]], base_folder:str, sources_sha:str)->None:
+    "Write the per-entity file and, beside it, the digests of the file and of the sources it was computed from."
+    save_interference_per_entity(task, rows, base_folder)
+    from vision_unlearning import __version__
+    prov = dict(file_sha256=file_digest(get_interference_per_entity_path(task, base_folder)), inputs_sha256=sources_sha,
+                sources=len(per_entity_sources(task, base_folder)), package=__version__)
+    _write_json(prov, _provenance_path(task, base_folder))
+
+def _per_entity_rows(task:str, base_folder:str, save_outputs:bool=False, recompute_if_exists:bool=False,
+                     force:bool=False)->List[Dict[str, Any]]:
+    "Per-entity rows: a current or (unless `recompute_if_exists`) unverified local file, else computed via the store."
+    path, state = get_interference_per_entity_path(task, base_folder), per_entity_status(task, base_folder)
+    if not force and (state == 'current' or _uses_local_table(task, base_folder, recompute_if_exists)):
+        return _read_json(path, f'{task} interference-per-entity', _records_problem)
+    from vision_unlearning.benchmarks.I_care.metrics import compute_interference_per_entity   # stage 4 builds on this
+    sha = inputs_digest(base_folder, per_entity_sources(task, base_folder))
+    key = dict(task=task, folder=resolved_folder(base_folder), sources=sha)
+    compute = lambda: compute_interference_per_entity(task, base_folder=base_folder)
+    rows = get_store().load_or_compute('icare_per_entity', key, compute, version='1', fmt='json',
+                                       recompute_if_exists=force)
+    if save_outputs and (force or state != 'current'): _save_derived_per_entity(task, rows, base_folder, sha)
+    return rows
+
+# %% ../../../nbs/10_metadata.ipynb #5b0d7c42
 class InterferencePerEntity(BaseModel):
     "The per-entity interference table of a task, resolved local file → Hugging Face → computed from per-pair files."
     model_config = ConfigDict(extra='forbid')
@@ -155,14 +324,12 @@ class InterferencePerEntity(BaseModel):
 
     def compute(self)->List[Dict[str, Any]]:
         "The per-entity rows (metadata dict plus metric columns), one per entity."
-        path = get_interference_per_entity_path(self.task, self.base_folder)
-        if not self.recompute_if_exists and (os.path.exists(path) or
-                _fetch_remote(self.remote_repository_name, os.path.relpath(path, self.base_folder), self.base_folder)):
-            return _read_json(path, f'{self.task} interference-per-entity')
-        from vision_unlearning.benchmarks.I_care.metrics import compute_interference_per_entity
-        rows = compute_interference_per_entity(self.task, base_folder=self.base_folder)
-        if self.save_outputs: save_interference_per_entity(self.task, rows, self.base_folder)
-        return rows
+        if not self.recompute_if_exists and per_entity_status(self.task, self.base_folder) == 'absent':
+            rel = os.path.basename(get_interference_per_entity_path(self.task))
+            rows = _fetch_remote(self.remote_repository_name, rel, self.base_folder, self.save_outputs,
+                                 f'{self.task} interference-per-entity', _records_problem)
+            if rows is not None: return rows
+        return _per_entity_rows(self.task, self.base_folder, self.save_outputs, force=self.recompute_if_exists)
 
 # %% ../../../nbs/10_metadata.ipynb #ab379601
 _TARGET_RULES = {'people': (lambda t: t.replace('_', ' '), 'a child'), 'breeds': (lambda t: f'a {t}', 'a cat'),

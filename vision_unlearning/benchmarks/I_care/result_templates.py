@@ -4,7 +4,7 @@
 
 # %% ../../../nbs/14_result_templates.ipynb #04a36cb6
 from __future__ import annotations
-import functools, hashlib, importlib, json, os, warnings
+import contextlib, contextvars, functools, hashlib, importlib, json, os, warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Dict, List, Literal, Sequence
@@ -21,18 +21,19 @@ from ...core import (ConfigError, DataNotFoundError, InsufficientSamplesError, I
 from .configuration import *
 from .configuration import _me_slug, _ME_PARTS
 from .metadata import *
-from .metadata import _fetch_remote, _write_json
+from .metadata import _fetch_remote, _per_entity_rows, _read_json, _write_json
 from .interference import jacc_similarity_matrix, load_interference_tensor
 
 # %% auto #0
 __all__ = ['template_registry', 'rt_name_to_class', 'rt_name_to_params', 'correlation_tests', 'group_tests', 'mantel_test',
-           'per_entity_table', 'interference_matrix', 'baseline_embeddings', 'similarity_matrix', 'RTResult',
-           'ResultTemplate', 'register_template', 'ResultTemplateMetricMetricAlignment',
-           'ResultTemplateSignificantRelationshipNumerical', 'ResultTemplateSignificantRelationshipCategorical',
-           'ResultTemplateMetricSimilarityAlignment', 'pair_features', 'entity_permutation_test',
-           'ResultTemplateMetricSimilarityAlignmentMulti', 'ResultTemplateCountSignificantRelationship',
-           'analyze_relationship_regression', 'analyze_relationship_numerical', 'analyze_relationship_categorical',
-           'analyze_relationship_category', 'check_eval_results', 'icare_explorer']
+           'one_reading', 'pair_inputs', 'per_entity_table', 'interference_matrix', 'baseline_embeddings',
+           'similarity_inputs', 'similarity_matrix', 'RTResult', 'ResultTemplate', 'register_template',
+           'ResultTemplateMetricMetricAlignment', 'ResultTemplateSignificantRelationshipNumerical',
+           'ResultTemplateSignificantRelationshipCategorical', 'ResultTemplateMetricSimilarityAlignment',
+           'pair_features', 'entity_permutation_test', 'ResultTemplateMetricSimilarityAlignmentMulti',
+           'ResultTemplateCountSignificantRelationship', 'analyze_relationship_regression',
+           'analyze_relationship_numerical', 'analyze_relationship_categorical', 'analyze_relationship_category',
+           'check_eval_results', 'icare_explorer']
 
 # %% ../../../nbs/14_result_templates.ipynb #b16b1c2c
 def correlation_tests(x:Sequence[float], y:Sequence[float], min_samples:int=3)->Dict[str, float]:
@@ -74,23 +75,57 @@ def mantel_test(A:np.ndarray, B:np.ndarray, permutations:int=999, seed:int=0, ex
     return dict(mantel_statistic=float(r0), mantel_pvalue=float((1 + (np.abs(null) >= abs(r0)).sum()) / (1 + permutations)))
 
 # %% ../../../nbs/14_result_templates.ipynb #44e289aa
-def _stamp(path:str)->int: return os.stat(path).st_mtime_ns if os.path.exists(path) else 0
+_MEMO:contextvars.ContextVar = contextvars.ContextVar('icare_one_reading', default=None)
 
-@functools.lru_cache(maxsize=64)
-def _per_entity_cached(task:str, base_folder:str, stamp:int)->pd.DataFrame:
-    rows = InterferencePerEntity(task=task, base_folder=base_folder, remote_repository_name=None).compute()
+@contextlib.contextmanager
+def one_reading():
+    "Within this block each table and matrix is read once (the folder is taken not to change meanwhile)."
+    token = _MEMO.set({}) if _MEMO.get() is None else None
+    try: yield
+    finally:
+        if token is not None: _MEMO.reset(token)
+
+def _memo(key:tuple, read):
+    "`read()`, once per `key` inside `one_reading()`; every time outside."
+    memo = _MEMO.get()
+    if memo is None: return read()
+    if key not in memo: memo[key] = read()
+    return memo[key]
+
+def pair_inputs(task:type_task, base_folder:str, method:type_unlearning_algorithm)->List[str]:
+    "Relative paths of the files the per-pair matrices of `method` are read from: the metadata and its per-pair files."
+    return [metadata_file(task)] + per_pair_files(task, base_folder, method)
+
+# %% ../../../nbs/14_result_templates.ipynb #3e7d1a01
+@functools.lru_cache(maxsize=32)
+def _per_entity_frame(folder:str, task:str, digest:str, recompute_if_exists:bool)->pd.DataFrame:
+    "The per-entity table as a DataFrame; `digest` (of the files it comes from) is the cache key, not an argument used."
+    rows = _per_entity_rows(task, folder, recompute_if_exists=recompute_if_exists)
     return pd.DataFrame(rows).set_index('name', drop=False).rename_axis(None)
 
-def per_entity_table(task:type_task, base_folder:str='assets')->pd.DataFrame:
-    "The per-entity table of `task` as a DataFrame indexed by entity name (computed from per-pair files if absent)."
-    return _per_entity_cached(task, base_folder, _stamp(get_interference_per_entity_path(task, base_folder)))
+def per_entity_table(task:type_task, base_folder:str='assets',
+                     save_outputs:bool=False, # write the table into `base_folder` when it is absent or stale
+                     recompute_if_exists:bool=False, # compute from per-pair files, even over a table without a record
+                    )->pd.DataFrame:
+    "The per-entity table of `task`, a DataFrame indexed by entity name (where it comes from: `InterferencePerEntity`)."
+    def read():
+        if save_outputs and per_entity_status(task, base_folder) in ('absent', 'stale'):
+            _per_entity_rows(task, base_folder, save_outputs=True, recompute_if_exists=recompute_if_exists)
+        digest = inputs_digest(base_folder, per_entity_inputs(task, base_folder, recompute_if_exists))
+        return _per_entity_frame(resolved_folder(base_folder), task, digest, recompute_if_exists)
+    return _memo(('per_entity', resolved_folder(base_folder), task, save_outputs, recompute_if_exists), read)
 
-@functools.lru_cache(maxsize=64)
-def _interference_cached(task, method, base_folder, stamp)->Any: return load_interference_tensor(task, method, None, base_folder)
+@functools.lru_cache(maxsize=16)
+def _tensor(folder:str, task:str, method:str, digest:str)->Any:
+    "The per-pair tensor; `digest` (of the files it is read from) is the cache key, not an argument used."
+    return load_interference_tensor(task, method, None, folder)
 
 def interference_matrix(task:type_task, method:type_unlearning_algorithm, mp:type_mp, base_folder:str='assets')->pd.DataFrame:
     "Emitter x receiver matrix of per-pair metric `mp` (NaN rows for emitters without a file)."
-    return _interference_cached(task, method, base_folder, _stamp(os.path.join(base_folder, 'datasets'))).matrix(mp)
+    folder = resolved_folder(base_folder)
+    t = _memo(('tensor', folder, task, method),
+              lambda: _tensor(folder, task, method, inputs_digest(base_folder, pair_inputs(task, base_folder, method))))
+    return t.matrix(mp)
 
 # %% ../../../nbs/14_result_templates.ipynb #6785109e
 def baseline_embeddings(task:type_task, base_folder:str='assets')->pd.DataFrame:
@@ -101,16 +136,27 @@ def baseline_embeddings(task:type_task, base_folder:str='assets')->pd.DataFrame:
     names = [e['name'] for e in get_metadata_filtered(task, base_folder)]
     return pd.DataFrame(unit_embeddings(path, task, names)[1], index=names)
 
+def _similarity_file(task:str, similarity_metric:str)->str:
+    return os.path.join('results', 'SimilarityMatrix', f'sd1.4_{task}_{similarity_metric}.json')
+
+def similarity_inputs(task:type_task, similarity_metric:type_s, base_folder:str='assets')->List[str]:
+    "Relative paths of the files `similarity_matrix` reads."
+    if similarity_metric == 'jacc': return [metadata_file(task)]
+    if similarity_metric in ('dino', 'embedding'):
+        return [metadata_file(task), os.path.relpath(get_embeddings_path(task, '.'))]
+    return [_similarity_file(task, similarity_metric)]
+
 def similarity_matrix(task:type_task, similarity_metric:type_s, base_folder:str='assets')->pd.DataFrame:
     "Entity x entity similarity: `jacc` from attributes, `dino`/`embedding` from baseline embeddings, others from `results/SimilarityMatrix`."
     if similarity_metric == 'jacc': return jacc_similarity_matrix(get_metadata_filtered(task, base_folder))
     if similarity_metric in ('dino', 'embedding'):
         E = baseline_embeddings(task, base_folder)
         return pd.DataFrame(E.values @ E.values.T, index=pd.Index(E.index, name='emitter'), columns=E.index)
-    path = os.path.join(base_folder, 'results', 'SimilarityMatrix', f'sd1.4_{task}_{similarity_metric}.json')
+    path = os.path.join(base_folder, _similarity_file(task, similarity_metric))
     if not os.path.exists(path):
         raise DataNotFoundError(f"similarity {similarity_metric!r} cannot be computed offline; expected a precomputed matrix at {path!r}")
-    with open(path) as f: return pd.DataFrame(json.load(f)['result']).set_index('emitter')
+    records = _read_json(path, f'{similarity_metric} similarity', _result_problem)['result']
+    return pd.DataFrame(records).set_index('emitter')
 
 # %% ../../../nbs/14_result_templates.ipynb #ae82fde3
 template_registry = Registry('result template')
@@ -137,9 +183,11 @@ class RTResult(BaseModel):
 # %% ../../../nbs/14_result_templates.ipynb #fa480047
 _BASE_FIELDS = ('recompute_if_exists', 'save_outputs', 'base_folder', 'remote_repository_name')
 
-def _dataset_inputs(rt:'ResultTemplate')->List[str]:
-    "Inputs of a template that reads per-pair files or embeddings: the task's `datasets` folder and its metadata."
-    return [os.path.join(rt.base_folder, 'datasets'), get_metadata_filtered_path(rt.task, rt.base_folder)]
+def _result_problem(d:Any)->str|None:
+    "What is wrong with the content of a result file, or None."
+    if not isinstance(d, dict) or 'result' not in d or not isinstance(d.get('metadata', {}), dict):
+        return f"it holds a {type(d).__name__}, not an object with 'metadata' and 'result'"
+    return None
 
 def _stem(rt:'ResultTemplate', parts:Sequence[Any], fields:Sequence[str])->str:
     "Published stem `parts` joined by '_', then `name=value` for each parameter outside `fields` that is not at its default."
@@ -164,41 +212,43 @@ class ResultTemplate(BaseModel):
         s = '_'.join(_me_slug(str(v)) if not isinstance(v, list) else ','.join(map(str, v)) for v in self.params().values() if v is not None)
         return s if len(s) <= 150 else f"{s[:100]}_{hashlib.sha256(s.encode()).hexdigest()[:16]}"
     def path(self)->str: return os.path.join(self.base_folder, 'results', self.short_name(), f'{self._serialize_parameters()}.json')
-    def _inputs(self)->List[str]: return [get_interference_per_entity_path(self.task, self.base_folder)]
+    def _inputs(self)->List[str]:
+        return [metadata_file(self.task)] + per_entity_inputs(self.task, self.base_folder, self.recompute_if_exists)
+    def inputs(self)->List[str]:
+        "Relative paths (under `base_folder`) of every file the answer is read or computed from; absent ones count too."
+        return sorted(set(self._inputs()))
+    def inputs_fingerprint(self)->str:
+        "Digest of the content of `inputs()`: what the answer depends on, wherever the folder is."
+        return inputs_digest(self.base_folder, self.inputs())
     def _compute_from_scratch(self)->Dict[str, Any]|List[Any]: raise NotImplementedError
     def _metadata(self)->Dict[str, Any]: return {}
     def plot(self, res:RTResult)->plt.Figure: raise NotImplementedError
 
 # %% ../../../nbs/14_result_templates.ipynb #ddf48925
-@functools.lru_cache(maxsize=4096)
-def _file_digest(path:str, size:int, mtime_ns:int)->str:
-    "SHA-256 of a file's bytes; cached under (path, size, mtime), so an unchanged input is read once per process."
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-def _inputs_fingerprint(paths:List[str])->str:
-    h = hashlib.sha256()
-    for p in sorted(paths):
-        if os.path.isdir(p): files = sorted(str(f) for f in Path(p).rglob('*.json'))
-        else: files = [p] if os.path.exists(p) else []
-        for f in files: st = os.stat(f); h.update(f.encode()); h.update(_file_digest(f, st.st_size, st.st_mtime_ns).encode())
-    return h.hexdigest()[:20]
+def _local_answer(rt:ResultTemplate, fp:str)->RTResult|None:
+    "The answer saved under `base_folder` (or fetched), if computed with the same parameters from the same inputs."
+    path, what = rt.path(), f'{rt.short_name()} result'
+    rel = os.path.relpath(path, rt.base_folder)
+    data = (_read_json(path, what, _result_problem) if os.path.exists(path) else
+            _fetch_remote(rt.remote_repository_name, rel, rt.base_folder, rt.save_outputs, what, _result_problem))
+    if data is None: return None
+    md = data.get('metadata', {})   # published files lack our extra keys: compare what both have
+    same = all(md[k] == v for k, v in rt.params().items() if k in md) and md.get('inputs_fingerprint', fp) == fp
+    return RTResult(**data, template=rt) if same else None
 
 @patch_to(ResultTemplate)
 def compute(self)->RTResult:
     "The template's answer: local file, else Hugging Face, else computed through the artifact store; saved if `save_outputs`."
-    path, fp = self.path(), _inputs_fingerprint(self._inputs())
-    rel = os.path.relpath(path, self.base_folder)
-    if not self.recompute_if_exists and (os.path.exists(path) or _fetch_remote(self.remote_repository_name, rel, self.base_folder)):
-        with open(path) as f: data = json.load(f)
-        md = data.get('metadata', {})   # published files lack our extra keys: compare what both have
-        same = all(md[k] == v for k, v in self.params().items() if k in md) and md.get('inputs_fingerprint', fp) == fp
-        if same: return RTResult(**data, template=self)
-    meta = dict(RT=type(self).__name__, **self.params(), **self._metadata(), inputs_fingerprint=fp)
-    result = get_store().load_or_compute(f'icare_rt_{self.short_name()}', dict(params=self.params(), task_folder=fp),
-                                         self._compute_from_scratch, version=self.version, fmt='json',
-                                         recompute_if_exists=self.recompute_if_exists)
-    out = RTResult(metadata=meta, result=result, template=self)
-    if self.save_outputs: _write_json(out.model_dump(mode='json'), path)
+    with one_reading():
+        fp = self.inputs_fingerprint()
+        if not self.recompute_if_exists and (res := _local_answer(self, fp)) is not None: return res
+        meta = dict(RT=type(self).__name__, **self.params(), **self._metadata(), inputs_fingerprint=fp)
+        key = dict(params=self.params(), folder=resolved_folder(self.base_folder), inputs=fp)
+        result = get_store().load_or_compute(f'icare_rt_{self.short_name()}', key, self._compute_from_scratch,
+                                             version=self.version, fmt='json',
+                                             recompute_if_exists=self.recompute_if_exists)
+        out = RTResult(metadata=meta, result=result, template=self)
+        if self.save_outputs: _write_json(out.model_dump(mode='json'), self.path())
     return out
 
 # %% ../../../nbs/14_result_templates.ipynb #66813d3c
@@ -222,10 +272,13 @@ class _TaskTemplate(ResultTemplate):
     model:type_model = 'sd1.4'
     task:type_task = 'people'
 
+    def _table(self)->pd.DataFrame:
+        "The per-entity table, written into the folder only if `save_outputs`."
+        return per_entity_table(self.task, self.base_folder, self.save_outputs, self.recompute_if_exists)
     def _column(self, method:str, me:str)->str:
-        return choose_metric_column_interference_per_entity(method, me, list(per_entity_table(self.task, self.base_folder)))
+        return choose_metric_column_interference_per_entity(method, me, list(self._table()))
     def _attribute(self, attribute:str)->pd.Series:
-        df = per_entity_table(self.task, self.base_folder)
+        df = self._table()
         attrs = [c for c in df if not c.startswith('metric_') and c != 'name']
         if attribute not in attrs: raise ConfigError(f"attribute={attribute!r} is not in the {self.task} metadata; choose one of {attrs}")
         return df[attribute]
@@ -244,12 +297,12 @@ class ResultTemplateMetricMetricAlignment(_TaskTemplate):
         return _stem(self, [self.model, self.task, self.unlearning_algorithm, _me_slug(self.interference_entity_1), _me_slug(self.interference_entity_2)], f)
     def _metadata(self): return dict(directions=[me_direction(self.interference_entity_1), me_direction(self.interference_entity_2)])
     def _compute_from_scratch(self):
-        df = per_entity_table(self.task, self.base_folder)
+        df = self._table()
         x, y = (self._column(self.unlearning_algorithm, m) for m in (self.interference_entity_1, self.interference_entity_2))
         t = correlation_tests(df[x].astype(float), df[y].astype(float))
         return dict(x=x, y=y, **t, significant=t['pearson_pvalue'] < self.significance_threshold, entity_names=list(df.index))
     def plot(self, res:RTResult)->plt.Figure:
-        df = per_entity_table(self.task, self.base_folder); r = res.result
+        df = self._table(); r = res.result
         fig, ax = plt.subplots(figsize=(4.5, 3.5))
         ax.scatter(df[r['x']], df[r['y']], s=12, alpha=.7)
         ax.set(xlabel=self.interference_entity_1, ylabel=self.interference_entity_2,
@@ -276,7 +329,7 @@ class _RelationshipTemplate(_TaskTemplate):
     def _metadata(self): return dict(direction=me_direction(self.interference_entity))
     def _xy(self)->pd.DataFrame:
         a, col = self._attribute(self.attribute), self._column(self.unlearning_algorithm, self.interference_entity)
-        return pd.DataFrame({'x': a, 'y': per_entity_table(self.task, self.base_folder)[col].astype(float)}).dropna()
+        return pd.DataFrame({'x': a, 'y': self._table()[col].astype(float)}).dropna()
 
 # %% ../../../nbs/14_result_templates.ipynb #2ffba7f2
 @register_template
@@ -304,6 +357,9 @@ class ResultTemplateSignificantRelationshipCategorical(_RelationshipTemplate):
     "Statistical significance of the average MetricInterferencePerEntity across entities, grouped by an attribute's values."
     attribute_value:str|int|None = None
     min_samples_per_category:int = 5
+    def _inputs(self):
+        if self.attribute_value is None: return super()._inputs()
+        return super()._inputs() + pair_inputs(self.task, self.base_folder, self.unlearning_algorithm)
     def _groups(self)->Dict[str, np.ndarray]:
         a = self._attribute(self.attribute)
         if not _is_categorical(a): raise InvalidAttributeTypeError(f"attribute {self.attribute!r} holds numbers ({a.dtype}), not categories; use SignificantRelationshipNumerical")
@@ -338,7 +394,9 @@ class ResultTemplateMetricSimilarityAlignment(_TaskTemplate):
     def _serialize_parameters(self):
         f = ('model', 'task', 'unlearning_algorithm', 'interference_pair', 'similarity_metric')
         return _stem(self, [getattr(self, k) for k in f], f)
-    def _inputs(self): return _dataset_inputs(self)
+    def _inputs(self):
+        return (pair_inputs(self.task, self.base_folder, self.unlearning_algorithm)
+                + similarity_inputs(self.task, self.similarity_metric, self.base_folder))
     def _metadata(self): return dict(directions=[mp_to_direction[self.interference_pair], s_to_direction[self.similarity_metric]])
     def _matrices(self):
         M = interference_matrix(self.task, self.unlearning_algorithm, self.interference_pair, self.base_folder)
@@ -450,7 +508,9 @@ class ResultTemplateMetricSimilarityAlignmentMulti(_TaskTemplate):
                          self.regression_algorithm, str(self.random_state), str(self.test_size)] +
                         [f'{k}={getattr(self, k)}' for k in ('significance_threshold', 'permutations')
                          if getattr(self, k) != type(self).model_fields[k].default])
-    def _inputs(self): return _dataset_inputs(self)
+    def _inputs(self):
+        sims = [f for s in self.similarity_metric_list for f in similarity_inputs(self.task, s, self.base_folder)]
+        return pair_inputs(self.task, self.base_folder, self.unlearning_algorithm) + sims
     def _data(self):
         X = pair_features(self.task, self.base_folder, self.similarity_metric_list, self.include_attribute_diff_similarity,
                           self.include_attribute_value_similarity)
@@ -482,7 +542,9 @@ class ResultTemplateCountSignificantRelationship(_TaskTemplate):
     def _serialize_parameters(self):
         return f"{self.model}_{self.task}_{hashlib.sha256(json.dumps(self.params(), sort_keys=True).encode()).hexdigest()[:16]}"
     def _one(self, alg:str, me:str, attr:str)->Dict[str, Any]:
-        kw = dict(task=self.task, model=self.model, unlearning_algorithm=alg, interference_entity=me, attribute=attr, base_folder=self.base_folder)
+        kw = dict(task=self.task, model=self.model, unlearning_algorithm=alg, interference_entity=me, attribute=attr,
+                  base_folder=self.base_folder, save_outputs=self.save_outputs,
+                  recompute_if_exists=self.recompute_if_exists, remote_repository_name=None)
         cat = _is_categorical(self._attribute(attr))
         rt = (ResultTemplateSignificantRelationshipCategorical(**kw, min_samples_per_category=self.min_samples_per_category) if cat
               else ResultTemplateSignificantRelationshipNumerical(**kw))

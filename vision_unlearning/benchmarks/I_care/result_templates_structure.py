@@ -25,9 +25,9 @@ from .configuration import _me_slug
 from .metadata import *
 from .utils import _encode_image_file, _decode_image
 from .metrics import unit_embeddings
-from .result_templates import (RTResult, register_template,
-    per_entity_table, interference_matrix, similarity_matrix, baseline_embeddings, correlation_tests)
-from .result_templates import _TaskTemplate, _is_categorical, _scatter, _stem, _dataset_inputs
+from .result_templates import (RTResult, register_template, per_entity_table,
+    interference_matrix, similarity_matrix, baseline_embeddings, correlation_tests, pair_inputs, similarity_inputs)
+from .result_templates import _TaskTemplate, _is_categorical, _scatter, _stem
 
 # %% auto #0
 __all__ = ['matrix_summary', 'ResultTemplateMatrix', 'ResultTemplateInterferenceMatrix', 'ResultTemplateSimilarityMatrix',
@@ -81,7 +81,6 @@ class ResultTemplateMatrix(_TaskTemplate):
     def path(self)->str: self._metric(); return super().path()
     def _matrix(self)->pd.DataFrame: raise NotImplementedError
     def _direction(self)->str: raise NotImplementedError
-    def _inputs(self): return _dataset_inputs(self)
     def _ordered(self)->pd.DataFrame:
         M = self._matrix()
         if sorted(M.columns) != sorted(M.index): raise ConfigError(f"{self.short_name()}: rows and columns name different entities")
@@ -115,6 +114,7 @@ class ResultTemplateInterferenceMatrix(ResultTemplateMatrix):
         return _stem(self, [self.model, self.task, self.unlearning_algorithm, self.interference_pair],
                      ('model', 'task', 'unlearning_algorithm', 'interference_pair', 'metric_key_name'))
     def _direction(self): return mp_to_direction[self.interference_pair]
+    def _inputs(self): return pair_inputs(self.task, self.base_folder, self.unlearning_algorithm)
     def _matrix(self): return interference_matrix(self.task, self.unlearning_algorithm, self.interference_pair, self.base_folder)
 
 @register_template
@@ -126,6 +126,9 @@ class ResultTemplateSimilarityMatrix(ResultTemplateMatrix):
     def _serialize_parameters(self):
         return _stem(self, [self.model, self.task, self.similarity_metric], ('model', 'task', 'similarity_metric', 'metric_key_name'))
     def _direction(self): return s_to_direction[self.similarity_metric]
+    def _inputs(self):   # a similarity read from a published matrix file is read from this template's own path
+        own = os.path.relpath(self.path(), self.base_folder)
+        return [f for f in similarity_inputs(self.task, self.similarity_metric, self.base_folder) if f != own]
     def _matrix(self): return similarity_matrix(self.task, self.similarity_metric, self.base_folder)
 
 # %% ../../../nbs/14b_result_templates_structure.ipynb #5977f932
@@ -191,7 +194,7 @@ class ResultTemplateMinimumCutInterference(_TaskTemplate):
     def _serialize_parameters(self):
         f = ('model', 'task', 'unlearning_algorithm', 'interference_pair', 'entity_1', 'entity_2')
         return _stem(self, [getattr(self, k) for k in f], f)
-    def _inputs(self): return _dataset_inputs(self)
+    def _inputs(self): return pair_inputs(self.task, self.base_folder, self.unlearning_algorithm)
     def _metadata(self): return dict(metric_direction=mp_to_direction[self.interference_pair])
     def _compute_from_scratch(self):
         M = interference_matrix(self.task, self.unlearning_algorithm, self.interference_pair, self.base_folder)
@@ -276,7 +279,7 @@ class ResultTemplateImplicitAssociationTest(_TaskTemplate):
     def _serialize_parameters(self):
         f = ('model', 'task', 'unlearning_algorithm', 'attribute_1', 'attribute_2', 'latent_embedding')
         return _stem(self, [getattr(self, k) for k in f], f)
-    def _inputs(self): return _dataset_inputs(self) + [get_interference_per_entity_path(self.task, self.base_folder)]
+    def _inputs(self): return super()._inputs() + embedding_files(self.task, self.base_folder)
     def _labels(self, attribute:str, names:List[str])->List[str]:
         a = self._attribute(attribute)
         if not _is_categorical(a): raise InvalidAttributeTypeError(f"attribute {attribute!r} holds numbers ({a.dtype}); the association test needs categories (str or bool)")
@@ -319,6 +322,17 @@ def _select_displayed(values:Dict[str, float], target:str, is_worst_biggest:bool
     if is_worst_biggest: ranked = ranked[::-1]
     worst = ranked[:k]
     return worst, [n for n in ranked[::-1] if n not in worst][:k]
+
+def _image_inputs(task:str, target:str, method:str, epochs:int, seed:int, entities:Sequence[str])->List[str]:
+    "Relative paths of every image `_image_pair` may read for `entities` (padded and legacy names; absent ones count)."
+    out = []
+    for e in entities:
+        p = get_prompt(task, e)
+        for state, folder in (('off', get_generated_dataset_folder(task, '.')),
+                              ('on', get_generated_dataset_folder(task, '.', target, method, epochs))):
+            names = (get_generated_dataset_file(state, seed, p), f'{state}_{seed}_{p}.png')   # padded, legacy
+            out += [os.path.normpath(os.path.join(folder, f)) for f in names]
+    return out
 
 def _image_pair(task:str, base_folder:str, target:str, method:str, epochs:int, seed:int, entity:str)->Tuple[str, str]:
     "Paths of the original and the unlearned image of `entity`'s prompt, for the model that unlearned `target`."
@@ -383,7 +397,11 @@ class ResultTemplateInterferenceVisualSummary(_TaskTemplate):
         self._resolve_entity()
         f = ('model', 'task', 'unlearning_algorithm', 'interference_pair', 'entity', 'seed')
         return _stem(self, [getattr(self, k) for k in f], f + ('entity_index',))
-    def _inputs(self): return _dataset_inputs(self)
+    def _inputs(self):
+        self._resolve_entity(); names = [e['name'] for e in get_metadata_filtered(self.task, self.base_folder)]
+        ep = default_epochs(self.task, self.unlearning_algorithm)
+        return (pair_inputs(self.task, self.base_folder, self.unlearning_algorithm)
+                + _image_inputs(self.task, self.entity, self.unlearning_algorithm, ep, self.seed, names))
     def _metadata(self): return dict(metric_direction=mp_to_direction[self.interference_pair])
 
 # %% ../../../nbs/14b_result_templates_structure.ipynb #04668440
@@ -426,7 +444,11 @@ class ResultTemplateUnlearningVisualSummary(_TaskTemplate):
     seed:int = 42  # generation seed of the images
     images_max_dim:int = 124  # longest side of the stored images, in pixels
     def _serialize_parameters(self): return _stem(self, [self.model, self.task, self.unlearning_algorithm], ('model', 'task', 'unlearning_algorithm'))
-    def _inputs(self): return _dataset_inputs(self)
+    def _inputs(self):
+        names = [e['name'] for e in get_metadata_filtered(self.task, self.base_folder)]
+        ep = default_epochs(self.task, self.unlearning_algorithm)
+        images = [f for n in names for f in _image_inputs(self.task, n, self.unlearning_algorithm, ep, self.seed, [n])]
+        return pair_inputs(self.task, self.base_folder, self.unlearning_algorithm) + images
     def _compute_from_scratch(self):
         names, ep = [e['name'] for e in get_metadata_filtered(self.task, self.base_folder)], default_epochs(self.task, self.unlearning_algorithm)
         has = [n for n in names if find_generated_image(get_generated_dataset_folder(self.task, self.base_folder, n, self.unlearning_algorithm, ep),
@@ -472,7 +494,7 @@ class ResultTemplateMethodComparisonByMetricEntity(_TaskTemplate):
     def _series(self)->Dict[str, pd.Series]:
         algs = self.unlearning_algorithm_list
         if not algs or len(set(algs)) != len(algs): raise ConfigError(f"unlearning_algorithm_list must be non-empty without repeats; got {algs}")
-        df = per_entity_table(self.task, self.base_folder)
+        df = self._table()
         return {a: df[self._column(a, self.interference_entity)].astype(float) for a in algs}
     def _compute_from_scratch(self):
         s = self._series()

@@ -4,7 +4,7 @@
 
 # %% ../../../nbs/11_embedding.ipynb #a56e09f2
 from __future__ import annotations
-import base64, binascii, io, json, os, shutil, sys, tempfile, warnings
+import base64, binascii, io, json, os, shutil, sys, tempfile, threading, time, warnings
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Literal, Tuple
@@ -13,10 +13,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ...core import ArtifactCorruptError, ConfigError, DataNotFoundError, Registry
+from ...core import ConfigError, DataNotFoundError, Registry
 from ...core import InsufficientSamplesError, InvalidAttributeTypeError
 from ...core import atomic_write, check_choice, get_device, progress
-from .metadata import _hf_offline, find_generated_image, get_generated_dataset_file, get_target_preprocessed
+from .configuration import HubUnavailableError, InterferenceFileError
+from .metadata import _hf_offline, _read_json, find_generated_image, get_generated_dataset_file, get_target_preprocessed
 
 # %% auto #0
 __all__ = ['EMBEDDING_MODEL', 'EMBEDDING_DIM', 'embedders', 'EMBEDDINGS_METADATA_KEYS', 'explanation_to_dict',
@@ -210,13 +211,62 @@ def save_embeddings(path:str|Path, # destination JSON, e.g. `datasets/embeddings
     payload = json.dumps({'metadata': dict(metadata), 'embeddings': list(records)})
     atomic_write(Path(path), lambda p: p.write_text(payload))
 
+def _embeddings_problem(d:Any)->str|None:
+    "What is wrong with the content of an embeddings file, or None."
+    if not isinstance(d, dict) or not {'metadata', 'embeddings'} <= set(d):
+        return f"it is not an embeddings file (needs 'metadata' and 'embeddings'; it holds a {type(d).__name__})"
+    recs = d['embeddings']
+    if not isinstance(recs, list) or not all(isinstance(r, dict) and 'embedding' in r for r in recs):
+        return "'embeddings' is not a list of records with an 'embedding'"
+    return None
+
 def load_embeddings(path:str|Path, # an I-CARE embeddings JSON file
                    )->Tuple[Dict[str, Any], List[Dict[str, Any]]]:
     "(metadata, records) of an I-CARE embeddings JSON file."
-    if not os.path.isfile(path): raise DataNotFoundError(f"embeddings file not found: {path}")
-    d = json.loads(Path(path).read_text())
-    if not isinstance(d, dict) or not {'metadata', 'embeddings'} <= set(d): raise ArtifactCorruptError(f"{path} is not an embeddings file (needs 'metadata' and 'embeddings')")
+    d = _read_json(str(path), 'embeddings', _embeddings_problem)
     return d['metadata'], d['embeddings']
+
+# %% ../../../nbs/11_embedding.ipynb #e1b0a001
+_HUB_DEADLINE_S = 1.5    # the longest wait for the Hub's first answer, in seconds
+_HUB_DOWN_TTL_S = 300    # how long this process remembers that an endpoint could not be reached
+_HUB_DOWN:Dict[str, Tuple[float, str]] = {}   # endpoint -> (time.monotonic() of the failure, what went wrong)
+
+def _hub_endpoint()->str:
+    import huggingface_hub.constants as C; return C.ENDPOINT
+
+def _is_network_error(e:BaseException)->bool:
+    "No connection, no name resolution, no answer in time; an HTTP status (404, 401, 5xx) means the Hub answered."
+    mro = [(c.__module__, c.__name__) for c in type(e).__mro__]
+    if any(n == 'HfHubHTTPError' for _, n in mro): return False
+    if any(m.startswith('httpx') and n == 'TransportError' for m, n in mro): return True
+    return isinstance(e, (ConnectionError, TimeoutError)) or type(e).__name__ in ('LocalEntryNotFoundError', 'gaierror')
+
+def _hub_unavailable(why:str, what:str)->HubUnavailableError:
+    return HubUnavailableError(f"the Hugging Face Hub ({_hub_endpoint()}) cannot be reached while {what}: {why}. "
+                               "To work offline set HF_HUB_OFFLINE=1 (I-CARE answers are then computed from the "
+                               "local files), or pass remote_repository_name=None, or put the files in the folder")
+
+# %% ../../../nbs/11_embedding.ipynb #e1b0a002
+def _hub_call(fn:Callable[[], Any], # one call of the Hub client
+              what:str, # what is being done, for the message
+              deadline:float|None=_HUB_DEADLINE_S, # seconds to wait for `fn`; None: as long as it takes
+             )->Any:
+    "`fn()`; `HubUnavailableError` if the endpoint is known to be down, or `fn` meets a network error or the deadline."
+    ep = _hub_endpoint()
+    if (down := _HUB_DOWN.get(ep)) and time.monotonic() - down[0] < _HUB_DOWN_TTL_S:
+        raise _hub_unavailable(f"{down[1]} (remembered from an earlier call)", what)
+    out = {}
+    def run():
+        try: out['value'] = fn()
+        except BaseException as e: out['error'] = e
+    if deadline is None: run()
+    else:
+        t = threading.Thread(target=run, name='vu-hub-call', daemon=True); t.start(); t.join(deadline)
+        if t.is_alive(): out['error'] = TimeoutError(f"no answer within {deadline} s")
+    if 'error' not in out: return out['value']
+    if not _is_network_error(e := out['error']): raise e
+    _HUB_DOWN[ep] = (time.monotonic(), f"{type(e).__name__}: {e}")
+    raise _hub_unavailable(f"{type(e).__name__}: {e}", what) from e
 
 # %% ../../../nbs/11_embedding.ipynb #f19957f1
 def huggingface_dataset_file_exists(dataset_repository:str, # e.g. 'username/dataset_name'
@@ -226,7 +276,8 @@ def huggingface_dataset_file_exists(dataset_repository:str, # e.g. 'username/dat
     "Checks if a specific file exists in a Hugging Face dataset repository."
     if _hf_offline(): return False
     import huggingface_hub as hfh
-    return bool(hfh.HfApi(token=token).file_exists(dataset_repository, dataset_path, repo_type='dataset', token=token))
+    ask = lambda: hfh.HfApi(token=token).file_exists(dataset_repository, dataset_path, repo_type='dataset', token=token)
+    return bool(_hub_call(ask, f'checking {dataset_path!r} in {dataset_repository}'))
 
 # %% ../../../nbs/11_embedding.ipynb #3580802e
 def _copy_file(src:str, dst:str)->None:
@@ -241,8 +292,19 @@ def huggingface_dataset_file_download(folder_datasets:str, # local root; the fil
                                      )->None:
     "Download a single file from a dataset in Hugging Face Hub."
     import huggingface_hub as hfh
-    cached = hfh.hf_hub_download(dataset_repository, filename=file_path, repo_type='dataset', token=token, cache_dir=folder_cache)
-    _copy_file(cached, os.path.join(folder_datasets, file_path))
+    dst, what = os.path.join(folder_datasets, file_path), f'downloading {file_path!r} from {dataset_repository}'
+    kw = dict(filename=file_path, repo_type='dataset', token=token, cache_dir=folder_cache)
+    if _hf_offline():
+        try: cached = hfh.hf_hub_download(dataset_repository, local_files_only=True, **kw)
+        except OSError as e:
+            raise HubUnavailableError(f"HF_HUB_OFFLINE is set and {file_path!r} of {dataset_repository} is not in the "
+                                      f"cache {folder_cache!r}; unset HF_HUB_OFFLINE or put the file at {dst!r}") from e
+    else:
+        api = hfh.HfApi(token=token)
+        ask = lambda: api.file_exists(dataset_repository, file_path, repo_type='dataset', token=token)
+        if not _hub_call(ask, what): raise DataNotFoundError(f"{dataset_repository} has no file {file_path!r}")
+        cached = _hub_call(lambda: hfh.hf_hub_download(dataset_repository, **kw), what, deadline=None)
+    _copy_file(cached, dst)
 
 # %% ../../../nbs/11_embedding.ipynb #3f69449f
 def huggingface_dataset_upload(folder_datasets:str, # local root
@@ -254,8 +316,10 @@ def huggingface_dataset_upload(folder_datasets:str, # local root
     import huggingface_hub as hfh
     folder = os.path.join(folder_datasets, dataset_config)
     if not os.path.isdir(folder): raise DataNotFoundError(f"no folder to upload: {folder}")
-    return hfh.HfApi(token=token).upload_folder(folder_path=folder, path_in_repo=dataset_config, repo_id=dataset_repository,
-                                                repo_type='dataset', token=token)
+    api = hfh.HfApi(token=token)
+    up = lambda: api.upload_folder(folder_path=folder, path_in_repo=dataset_config, repo_id=dataset_repository,
+                                   repo_type='dataset', token=token)
+    return _hub_call(up, f'uploading {dataset_config!r}', None)
 
 def huggingface_dataset_file_upload(file_path:str, # local file
                                     dataset_repository:str, # e.g. 'username/dataset_name'
@@ -265,8 +329,10 @@ def huggingface_dataset_file_upload(file_path:str, # local file
     "Upload a single file to a specific dataset config in Hugging Face Hub."
     import huggingface_hub as hfh
     if not os.path.isfile(file_path): raise DataNotFoundError(f"no file to upload: {file_path}")
-    return hfh.HfApi(token=token).upload_file(path_or_fileobj=file_path, path_in_repo=dataset_path, repo_id=dataset_repository,
-                                              repo_type='dataset', token=token)
+    api = hfh.HfApi(token=token)
+    up = lambda: api.upload_file(path_or_fileobj=file_path, path_in_repo=dataset_path, repo_id=dataset_repository,
+                                 repo_type='dataset', token=token)
+    return _hub_call(up, f'uploading {dataset_path!r}', None)
 
 # %% ../../../nbs/11_embedding.ipynb #4d53e870
 def huggingface_dataset_download(folder_datasets:str, # local root; the folder lands at `folder_datasets/dataset_config`
@@ -280,9 +346,16 @@ def huggingface_dataset_download(folder_datasets:str, # local root; the folder l
     "@param clean: If True, the folder will be deleted before downloading"
     import huggingface_hub as hfh
     dst = os.path.join(folder_datasets, dataset_config)
+    what = f'downloading {dataset_config!r} from {dataset_repository}'
     if clean and os.path.exists(dst): shutil.rmtree(dst)
     if os.path.exists(dst): return
-    snap = hfh.snapshot_download(dataset_repository, repo_type='dataset', allow_patterns=[f'{dataset_config}/*'], token=token, cache_dir=folder_cache)
+    kw = dict(repo_type='dataset', allow_patterns=[f'{dataset_config}/*'], token=token, cache_dir=folder_cache)
+    if _hf_offline(): snap = hfh.snapshot_download(dataset_repository, local_files_only=True, **kw)
+    else:
+        api = hfh.HfApi(token=token)
+        ask = lambda: api.file_exists(dataset_repository, dataset_config, repo_type='dataset', token=token)
+        _hub_call(ask, what)   # one cheap question first: is the Hub there at all?
+        snap = _hub_call(lambda: hfh.snapshot_download(dataset_repository, **kw), what, deadline=None)
     src = os.path.join(snap, dataset_config)
     if not os.path.isdir(src): raise DataNotFoundError(f"{dataset_repository} has no folder {dataset_config!r}")
     os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
