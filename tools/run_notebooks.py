@@ -69,7 +69,8 @@ def _error_cell(nb_file:Path)->tuple[str, str]|None:
             if o.get('output_type') != 'error': continue
             src = ''.join(c['source']) if isinstance(c['source'], list) else c['source']
             first = next((l.strip() for l in src.splitlines() if l.strip() and not l.lstrip().startswith('#')), '')
-            return f"cell {i} (`{first[:80].replace('`', '')}`)", f"{o.get('ename')}: {o.get('evalue')}".strip()[:300]
+            why = f"{o.get('ename')}: {(str(o.get('evalue') or '').strip().splitlines() or [''])[0]}".strip()
+            return f"cell {i} (`{first[:80].replace('`', '')}`)", why[:200]
     return None
 
 def _mark_failed(nb_file:Path, where:str, why:str):
