@@ -17,15 +17,15 @@ from fastcore.basics import patch
 from PIL import Image, ImageDraw, ImageFont
 from pydantic import Field, field_validator, model_validator
 
-from .core import ArtifactStore, Config, ConfigError, DataNotFoundError, InsufficientSamplesError
+from .core import ArtifactStore, Config, ConfigError, DataNotFoundError, InsufficientSamplesError, NonFiniteError
 from .core import VisionUnlearningError, check_choice, default_cache_dir
 from .core import fingerprint, get_store, progress
 
 # %% auto #0
 __all__ = ['FASHION_MNIST_CLASSES', 'FASHION_MNIST_DIR', 'FONT_PACKAGES', 'FONT_INSTALL', 'DEFAULT_CHARS', 'NO_JITTER',
-           'ImageData', 'CorruptDataError', 'read_idx', 'download_fashion_mnist', 'load_fashion_mnist', 'show_images',
-           'font_candidates', 'font_metadata', 'attribute_counts', 'GlyphJitter', 'render_glyphs', 'FontIdentityConfig',
-           'load_font_identities', 'font_explorer']
+           'ImageData', 'check_indices', 'check_images', 'CorruptDataError', 'read_idx', 'download_fashion_mnist',
+           'load_fashion_mnist', 'show_images', 'font_candidates', 'font_metadata', 'attribute_counts', 'GlyphJitter',
+           'render_glyphs', 'FontIdentityConfig', 'load_font_identities', 'font_explorer']
 
 # %% ../nbs/01_data.ipynb #75843126
 @dataclass
@@ -48,14 +48,6 @@ class ImageData:
     def __len__(self): return len(self.y)
 
 @patch
-def subset(self:ImageData, idx)->ImageData:
-    "The samples at `idx` (integer indices or a boolean mask; NumPy, torch or list), as a new `ImageData`."
-    idx = torch.as_tensor(np.asarray(idx))
-    if idx.dtype == torch.bool: idx = idx.nonzero().flatten()
-    ident = None if self.identity is None else self.identity[idx]
-    return ImageData(self.x[idx], self.y[idx], self.classes, ident, self.name, self.attributes)
-
-@patch
 def float(self:ImageData)->torch.Tensor:
     "The images as float32 in [0, 1]."
     return self.x.float().div_(255)
@@ -64,6 +56,53 @@ def float(self:ImageData)->torch.Tensor:
 def __repr__(self:ImageData):
     ids = '' if self.identity is None else f", {len(self.identity.unique())} identities"
     return f"ImageData({self.name!r}: {len(self)} × {tuple(self.x.shape[1:])} uint8, {len(self.classes)} classes{ids})"
+
+# %% ../nbs/01_data.ipynb #c1d2e3a2
+def check_indices(idx, # integer indices: NumPy, torch, list or range
+                  n:int, # number of samples they index
+                  name:str='subset', # used in error messages
+                  unique:bool=False, # also refuse repeated indices
+                 )->np.ndarray:
+    "`idx` as an int64 array, after checking that it holds integers in [0, `n`); raises `ConfigError` otherwise."
+    a = np.asarray(idx.detach().cpu() if isinstance(idx, torch.Tensor) else idx)
+    if a.size == 0: return np.zeros(0, np.int64)
+    if a.dtype == bool:
+        raise ConfigError(f"{name} is a boolean mask of shape {a.shape}; pass integer indices in [0, {n}), e.g. `np.flatnonzero(mask)`")
+    if a.ndim != 1 or not np.issubdtype(a.dtype, np.integer):
+        raise ConfigError(f"{name} must be a 1-D array of integer indices in [0, {n}), got {a.dtype} of shape {a.shape}")
+    if (bad := a[(a < 0) | (a >= n)]).size:
+        raise ConfigError(f"{name} indices must lie in [0, {n}), got {bad[:5].tolist()} ({bad.size} outside); negative indices are not wrapped around")
+    if unique:
+        s = np.sort(a)
+        if (d := np.flatnonzero(s[1:] == s[:-1])).size: raise ConfigError(f"{name} repeats indices, e.g. {s[d[:5]].tolist()}; each sample may appear once")
+    return a.astype(np.int64, copy=False)
+
+# %% ../nbs/01_data.ipynb #c1d2e3a3
+@patch
+def subset(self:ImageData, idx)->ImageData:
+    "The samples at `idx` (integer indices in [0, N), or a boolean mask of exactly N entries) as a new `ImageData`."
+    m = np.asarray(idx.detach().cpu() if isinstance(idx, torch.Tensor) else idx)
+    if m.dtype == bool:
+        if m.shape != (len(self),): raise ConfigError(f"a boolean mask must have one entry per sample ({len(self)}), got shape {m.shape}")
+        idx = np.flatnonzero(m)
+    idx = torch.from_numpy(check_indices(idx, len(self), 'subset'))
+    ident = None if self.identity is None else self.identity[idx]
+    return ImageData(self.x[idx], self.y[idx], self.classes, ident, self.name, self.attributes)
+
+# %% ../nbs/01_data.ipynb #c1d2e3a6
+def check_images(x:torch.Tensor, # images N×C×H×W, uint8 or floating point
+                 name:str='x', # used in error messages
+                )->torch.Tensor:
+    "`x` after checking it is N×C×H×W, uint8 or floating point, and finite; raises `ConfigError` or `NonFiniteError`."
+    if not isinstance(x, torch.Tensor): raise ConfigError(f"{name} must be a torch.Tensor of images N×C×H×W, got {type(x).__name__}")
+    if x.ndim != 4:
+        fix = "; add the channel dimension, e.g. `x[:, None]`" if x.ndim == 3 else ''
+        raise ConfigError(f"{name} must be N×C×H×W, got shape {tuple(x.shape)}{fix}")
+    if x.dtype != torch.uint8 and not x.is_floating_point(): raise ConfigError(f"{name} must be uint8 or floating point, got {x.dtype}")
+    if x.is_floating_point() and not (ok := torch.isfinite(x)).all():
+        first = tuple((~ok).nonzero()[0].tolist())
+        raise NonFiniteError(f"{name} holds {int((~ok).sum())} NaN or infinite value(s), the first at sample {first[0]} (position {first}); images must be finite")
+    return x
 
 # %% ../nbs/01_data.ipynb #a4afe31f
 class CorruptDataError(VisionUnlearningError, ValueError):

@@ -9,14 +9,16 @@ from typing import Literal, Sequence
 
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from torch.func import functional_call, stack_module_state, vmap
 
-from .core import Config, ConfigError, check_choice, get_device, progress
+from .core import Config, ConfigError, NonFiniteError, check_choice, get_device, progress
+from .data import check_images, check_indices
 
 # %% auto #0
-__all__ = ['Engine', 'CNNConfig', 'ResBlock', 'SmallCNN', 'build_model', 'n_params', 'TrainConfig', 'n_steps', 'lr_factor',
-           'batch_stream', 'as_inputs', 'fit', 'load_models', 'predict_logits', 'margins', 'accuracy']
+__all__ = ['CHECK_EVERY', 'Engine', 'CNNConfig', 'ResBlock', 'SmallCNN', 'build_model', 'n_params', 'TrainConfig', 'n_steps',
+           'lr_factor', 'batch_stream', 'as_inputs', 'watch_losses', 'check_finite_state', 'fit', 'load_models',
+           'predict_logits', 'margins', 'accuracy']
 
 # %% ../nbs/02_models.ipynb #d31e5c2d
 class CNNConfig(Config):
@@ -74,6 +76,7 @@ def n_params(model:nn.Module)->int:
 # %% ../nbs/02_models.ipynb #4748bd02
 class TrainConfig(Config):
     "Optimisation of one model (shared by every model of a zoo)."
+    model_config = ConfigDict(allow_inf_nan=False)   # lr=inf or epochs=nan are refused, not trained on
     epochs: float = Field(1.0, gt=0, description='passes over the largest training subset')
     batch_size: int = Field(256, ge=1, description='images per step')
     lr: float = Field(0.05, gt=0, description='peak learning rate')
@@ -118,21 +121,50 @@ def _optimizer(params, cfg:TrainConfig, total:int):
     opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0, weight_decay=cfg.weight_decay)
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, cfg.warmup))
 
+# %% ../nbs/02_models.ipynb #a7f3c2d2
+CHECK_EVERY = 25   # steps between finiteness checks of the recorded losses (each check waits for an accelerator)
+
+def watch_losses(hist:list, # the losses of steps 0..t: scalars, or one per model (tensors)
+                 t:int, # the step just taken
+                 steps:int, # steps in all
+                 who:Sequence[str], # one name per model, e.g. 'seed 3'
+                 what:str='train', # what is optimised, for the message
+                ):
+    "Every `CHECK_EVERY` steps and at the last: raise `NonFiniteError` at the first step whose loss is NaN or infinite."
+    if (t + 1) % CHECK_EVERY and t + 1 < steps: return
+    start = t // CHECK_EVERY * CHECK_EVERY
+    window = torch.stack(hist[start:t + 1]).reshape(t + 1 - start, -1)
+    if (ok := torch.isfinite(window)).all(): return
+    step = int((~ok).any(1).nonzero()[0])
+    bad = [f"{who[k]}: {window[step, k].item()}" for k in (~ok[step]).nonzero().flatten().tolist()]
+    raise NonFiniteError(f"{what}: the loss is not finite at step {start + step} of {steps} for {', '.join(bad)}; "
+                         "lower the learning rate, or check the data")
+
+def check_finite_state(state:dict, # a `state_dict`
+                       who:str, # which model, for the message
+                      )->dict:
+    "`state` after checking that every floating-point tensor in it is finite; raises `NonFiniteError` otherwise."
+    for k, v in state.items():
+        if v.is_floating_point() and not (ok := torch.isfinite(v)).all():
+            raise NonFiniteError(f"{who}: weights {k!r} hold {int((~ok).sum())} NaN or infinite value(s) of {v.numel()}")
+    return state
+
 # %% ../nbs/02_models.ipynb #c38e4777
 def _fit_loop(model_cfg, train_cfg, x, y, streams, seeds, device, desc):
     states, losses = [], []
     for stream, seed in progress(list(zip(streams, seeds)), desc=f"{desc} (loop)"):
-        model = build_model(model_cfg, seed).to(device).to(memory_format=torch.channels_last)
+        model = build_model(model_cfg, seed).to(device, x.dtype).to(memory_format=torch.channels_last)
         opt, sched = _optimizer(model.parameters(), train_cfg, len(stream)); hist = []
-        for idx in stream:
+        for t, idx in enumerate(stream):
             loss = _loss(model(x[idx]), y[idx], train_cfg)
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step(); hist.append(loss.detach())
+            watch_losses(hist, t, len(stream), [f"seed {seed}"], desc)
         states.append({k: v.detach().cpu() for k, v in model.state_dict().items()}); losses.append(torch.stack(hist).cpu())
     return states, torch.stack(losses)
 
 # %% ../nbs/02_models.ipynb #1a010fe1
 def _fit_vmap(model_cfg, train_cfg, x, y, streams, seeds, device, desc):
-    models = [build_model(model_cfg, s).to(device) for s in seeds]
+    models = [build_model(model_cfg, s).to(device, x.dtype) for s in seeds]
     params, buffers = stack_module_state(models)
     base = copy.deepcopy(models[0]).to('meta')
     def one(p, b, xb, yb): return _loss(functional_call(base, (p, b), (xb,)), yb, train_cfg)
@@ -142,35 +174,47 @@ def _fit_vmap(model_cfg, train_cfg, x, y, streams, seeds, device, desc):
         idx = streams[:, t]
         losses = loss_fn(params, buffers, x[idx], y[idx])
         opt.zero_grad(set_to_none=True); losses.sum().backward(); opt.step(); sched.step(); hist.append(losses.detach())
+        watch_losses(hist, t, streams.shape[1], [f"seed {s}" for s in seeds], desc)
     states = [{**{k: v[i].detach().cpu() for k, v in params.items()}, **{k: v[i].cpu() for k, v in buffers.items()}} for i in range(len(seeds))]
     return states, torch.stack(hist, 1).cpu()
 
 # %% ../nbs/02_models.ipynb #ff171eaf
 Engine = Literal['auto', 'loop', 'vmap']
 
+def _check_fit_inputs(model_cfg:CNNConfig, x:torch.Tensor, y:torch.Tensor, subsets:Sequence, seeds:Sequence[int])->list[np.ndarray]:
+    "The subsets as int64 index arrays, after checking them, the images and the labels against each other and the model."
+    if len(subsets) != len(seeds) or not len(seeds): raise ConfigError(f"need one seed per subset and at least one model, got {len(subsets)} subsets and {len(seeds)} seeds")
+    want = (model_cfg.in_channels, model_cfg.input_size, model_cfg.input_size)
+    if tuple(check_images(x, 'x').shape[1:]) != want: raise ConfigError(f"images of shape {tuple(x.shape[1:])} do not fit the model, which expects {want}")
+    if y.ndim != 1 or y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        raise ConfigError(f"y must be a 1-D tensor of integer class labels, got {y.dtype} of shape {tuple(y.shape)}; cast whole-number labels with `y.long()`")
+    if len(x) != len(y): raise ConfigError(f"x has {len(x)} images but y has {len(y)} labels")
+    if len(y) and (int(y.min()) < 0 or int(y.max()) >= model_cfg.n_classes): raise ConfigError(f"labels must lie in [0, {model_cfg.n_classes}), got [{int(y.min())}, {int(y.max())}]")
+    return [check_indices(s, len(x), f"subsets[{i}]") for i, s in enumerate(subsets)]
+
+# %% ../nbs/02_models.ipynb #b8e4d1f2
 def fit(model_cfg:CNNConfig, # architecture of every model
         train_cfg:TrainConfig, # optimisation of every model
         x:torch.Tensor, # all images (uint8 or float), N×C×H×W
         y:torch.Tensor, # all labels, N
-        subsets:Sequence[np.ndarray], # per model: indices of the images it trains on
+        subsets:Sequence[np.ndarray], # per model: integer indices of the images it trains on
         seeds:Sequence[int], # per model: initialisation and batch-order seed
         engine:Engine='auto', # 'loop', 'vmap' (ensemble) or 'auto' (ensemble on accelerators, loop on CPU)
         device:str|None='auto', # see `get_device`
         desc:str='train', # progress-bar label
+        dtype:torch.dtype=torch.float32, # weights and images; float64 compares engines without float32 rounding
        )->tuple[list[dict], torch.Tensor]:
     "Train one model per (subset, seed); returns their `state_dict`s and their losses (models × steps)."
-    check_choice('engine', engine, ['auto', 'loop', 'vmap'])
-    if len(subsets) != len(seeds) or not seeds: raise ConfigError(f"need one seed per subset and at least one model, got {len(subsets)} subsets and {len(seeds)} seeds")
-    if len(x) != len(y): raise ConfigError(f"x has {len(x)} images but y has {len(y)} labels")
-    if x.shape[1:] != (model_cfg.in_channels, model_cfg.input_size, model_cfg.input_size):
-        raise ConfigError(f"images of shape {tuple(x.shape[1:])} do not fit the model, which expects {(model_cfg.in_channels, model_cfg.input_size, model_cfg.input_size)}")
-    if int(y.min()) < 0 or int(y.max()) >= model_cfg.n_classes: raise ConfigError(f"labels must lie in [0, {model_cfg.n_classes}), got [{int(y.min())}, {int(y.max())}]")
+    check_choice('engine', engine, ['auto', 'loop', 'vmap']); check_choice('dtype', dtype, [torch.float32, torch.float64])
+    y = torch.as_tensor(y); subsets = _check_fit_inputs(model_cfg, x, y, subsets, seeds)
     dev = get_device(device)
     engine = engine if engine != 'auto' else ('loop' if dev.type == 'cpu' else 'vmap')
     steps = n_steps(train_cfg, max(len(s) for s in subsets))
     streams = torch.stack([batch_stream(s, steps, train_cfg.batch_size, seed) for s, seed in zip(subsets, seeds)]).to(dev)
-    xs, ys = as_inputs(x, dev), y.to(dev)
-    return (_fit_loop if engine == 'loop' else _fit_vmap)(model_cfg, train_cfg, xs, ys, streams, seeds, dev, desc)
+    xs, ys = as_inputs(x, dev).to(dtype), y.to(dev, torch.long)
+    states, losses = (_fit_loop if engine == 'loop' else _fit_vmap)(model_cfg, train_cfg, xs, ys, streams, seeds, dev, desc)
+    for st, seed in zip(states, seeds): check_finite_state(st, f"{desc}: the model with seed {seed}")
+    return states, losses
 
 # %% ../nbs/02_models.ipynb #368576ca
 def load_models(model_cfg:CNNConfig, states:Sequence[dict], device:str|None='auto')->list[SmallCNN]:

@@ -14,7 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .core import Config, ConfigError, InsufficientSamplesError, Registry, array_fingerprint, check_choice
 from . import core
-from .data import ImageData
+from .data import ImageData, check_indices
 
 # %% auto #0
 __all__ = ['forget_sets', 'Split', 'ForgetConfig', 'make_split', 'RandomForget', 'forget_random', 'ClasswiseForget',
@@ -25,14 +25,8 @@ __all__ = ['forget_sets', 'Split', 'ForgetConfig', 'make_split', 'RandomForget',
 _PARTS = ('train', 'retain', 'forget', 'unseen', 'test')
 
 def _as_index(a, name:str, n:int)->np.ndarray:
-    "`a` as a sorted int64 index array into a dataset of `n` samples; duplicates and out-of-range values are refused."
-    a = np.asarray(a.cpu() if isinstance(a, torch.Tensor) else a)
-    if a.size == 0: return np.zeros(0, np.int64)
-    if a.ndim != 1 or not np.issubdtype(a.dtype, np.integer): raise ConfigError(f"{name} must be a 1-D integer index array, got {a.dtype} of shape {a.shape}")
-    s = np.sort(a.astype(np.int64))
-    if s[0] < 0 or s[-1] >= n: raise ConfigError(f"{name} indices must lie in [0, {n}), got [{s[0]}, {s[-1]}]")
-    if (d := np.flatnonzero(s[1:] == s[:-1])).size: raise ConfigError(f"{name} repeats indices, e.g. {s[d[:5]].tolist()}")
-    return s
+    "`a` as a sorted int64 index array into a dataset of `n` samples (`check_indices`, repeats refused)."
+    return np.sort(check_indices(a, n, name, unique=True))
 
 @dataclass(frozen=True, eq=False)
 class Split:

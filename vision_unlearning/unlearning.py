@@ -10,29 +10,37 @@ from typing import Callable, Literal, Sequence
 
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from torch.func import functional_call, grad, stack_module_state, vmap
 from torch.utils.data import DataLoader, Dataset
 
-from .core import (Config, ConfigError, InsufficientSamplesError, Registry, check_choice, get_device,
-                                    progress)
-from .data import ImageData
-from .models import SmallCNN, as_inputs, batch_stream
+from .core import (Config, ConfigError, InsufficientSamplesError, NonFiniteError, Registry, check_choice,
+                                    get_device, progress)
+from .data import ImageData, check_images
+from .models import SmallCNN, as_inputs, batch_stream, check_finite_state, watch_losses
 
 # %% auto #0
-__all__ = ['Pair', 'unlearning_methods', 'Models', 'as_data', 'task_loss', 'distill_kl', 'check_label_space', 'model_blocks',
-           'last_blocks_parameters', 'UnlearnConfig', 'Phase', 'run_phases', 'unlearn', 'RetrainConfig',
-           'train_from_scratch', 'retrain', 'finetune', 'CFkConfig', 'cf_k', 'NegGradConfig', 'neggrad',
-           'advanced_neggrad', 'UNSIRConfig', 'unsir', 'SCRUBConfig', 'scrub', 'RandomLabelConfig', 'SalUnConfig',
-           'random_label', 'salun', 'L1SparseConfig', 'l1_sparse']
+__all__ = ['Pair', 'Models', 'unlearning_methods', 'check_labels', 'as_data', 'task_loss', 'distill_kl', 'check_label_space',
+           'model_blocks', 'last_blocks_parameters', 'UnlearnConfig', 'Phase', 'check_models', 'run_phases',
+           'check_finite_model', 'unlearn', 'RetrainConfig', 'train_from_scratch', 'retrain', 'finetune', 'CFkConfig',
+           'cf_k', 'NegGradConfig', 'neggrad', 'advanced_neggrad', 'UNSIRConfig', 'unsir', 'SCRUBConfig', 'scrub',
+           'RandomLabelConfig', 'SalUnConfig', 'random_label', 'salun', 'L1SparseConfig', 'l1_sparse']
 
 # %% ../nbs/03_unlearning.ipynb #a6ef587e
 Pair = tuple[torch.Tensor, torch.Tensor]
 
+def check_labels(y:torch.Tensor, name:str='labels')->torch.Tensor:
+    "`y` after checking it holds integer class indices (N) or a 0/1 multi-label matrix (N × L); raises `ConfigError` otherwise."
+    if y.ndim == 1 and not (y.is_floating_point() or y.is_complex() or y.dtype == torch.bool): return y
+    if y.ndim == 2 and len(y) and bool(((y == 0) | (y == 1)).all()): return y
+    if y.ndim == 2 and not len(y): return y
+    raise ConfigError(f"{name} must be integer class indices of shape (N,) or a 0/1 matrix of shape (N, L), got {y.dtype} of shape "
+                      f"{tuple(y.shape)}" + ("; cast whole-number class labels with `y.long()`" if y.ndim == 1 else ''))
+
 def as_data(data, # `(x, y)` tensors, an `ImageData`, a `Dataset` or a `DataLoader`
             name:str='data', # used in error messages
            )->Pair:
-    "Model-ready `(x, y)` tensors (uint8 images are scaled to [-1, 1] by `as_inputs`)."
+    "Model-ready `(x, y)` tensors (uint8 images are scaled to [-1, 1] by `as_inputs`), checked."
     if isinstance(data, ImageData): data = (data.x, data.y)
     elif isinstance(data, (Dataset, DataLoader)):
         batches = list(data if isinstance(data, DataLoader) else DataLoader(data, batch_size=1024))
@@ -41,11 +49,13 @@ def as_data(data, # `(x, y)` tensors, an `ImageData`, a `Dataset` or a `DataLoad
     x, y = map(torch.as_tensor, data)
     if len(x) == 0: raise InsufficientSamplesError(f"{name} is empty")
     if len(x) != len(y): raise ConfigError(f"{name}: {len(x)} inputs but {len(y)} labels")
-    return (as_inputs(x) if x.dtype == torch.uint8 else x.float()), y
+    x, y = check_images(x, f"{name} images"), check_labels(y, f"{name} labels")
+    return (as_inputs(x) if x.dtype == torch.uint8 else x), y
 
+# %% ../nbs/03_unlearning.ipynb #e5a1b2c3
 def task_loss(z:torch.Tensor, y:torch.Tensor)->torch.Tensor:
     "Cross-entropy for class labels (N), binary cross-entropy averaged over labels for multi-label targets (N×L)."
-    return F.binary_cross_entropy_with_logits(z, y.float()) if y.ndim == 2 else F.cross_entropy(z, y)
+    return F.binary_cross_entropy_with_logits(z, y.to(z.dtype)) if y.ndim == 2 else F.cross_entropy(z, y)
 
 def distill_kl(s:torch.Tensor, t:torch.Tensor, T:float, multilabel:bool=False)->torch.Tensor:
     "$T^2\\,\\mathrm{KL}(p_T^{t} \\Vert p_T^{s})$ per sample (batch mean): softmax classes, or independent Bernoulli labels."
@@ -84,6 +94,7 @@ def last_blocks_parameters(model:nn.Module, k:int)->set[str]:
 # %% ../nbs/03_unlearning.ipynb #51ae73ee
 class UnlearnConfig(Config):
     "Optimisation shared by every method; defaults are the seed's (reference notebooks, notes §A.8)."
+    model_config = ConfigDict(allow_inf_nan=False)   # lr=inf or epochs=nan are refused (every method's config inherits this)
     epochs: float = Field(2.0, gt=0, description='passes over the retain set (NB: 2)')
     lr: float = Field(1e-3, gt=0, description='SGD learning rate (NB: 0.001, a tenth of the original\'s 0.01)')
     momentum: float = Field(0.0, ge=0, lt=1, description='SGD momentum (NB: none)')
@@ -101,6 +112,20 @@ class Phase:
     steps_of: Literal['retain', 'forget'] = 'retain'
     teacher: bool = False # the loss uses the original model (`ctx['teacher']`)
     noise: bool = False # the batch carries standard-normal `noise` shaped like `xr`
+
+# %% ../nbs/03_unlearning.ipynb #e5a1b2c1
+Models = nn.Module|Sequence[nn.Module]
+
+def check_models(model:Models)->list[nn.Module]:
+    "`model` (one module or a list) as a non-empty list of `nn.Module`s; anything else raises `ConfigError`."
+    models = list(model) if isinstance(model, (list, tuple)) else [model]
+    if not models: raise ConfigError("need at least one model")
+    for k, m in enumerate(models):
+        if not isinstance(m, nn.Module):
+            fix = (" (a state_dict?): load it into a model first, e.g. `load_models(cfg, [state])[0]` from `vision_unlearning.models`"
+                   if isinstance(m, dict) else '')
+            raise ConfigError(f"model {k} must be a torch nn.Module, got {type(m).__name__}{fix}")
+    return models
 
 # %% ../nbs/03_unlearning.ipynb #c1ecf0e9
 def _stream_seed(seed:int, phase:int, part:str)->int: return seed * 1_000_003 + phase * 101 + (part == 'forget')
@@ -151,9 +176,9 @@ def run_phases(models:Sequence[nn.Module], # K trained models of one architectur
     "Run `phases` on copies of `models`; returns the K unlearned models in eval mode."
     check_choice('engine', engine, ['auto', 'loop', 'vmap']); dev = get_device(device)
     engine = engine if engine != 'auto' else ('loop' if dev.type == 'cpu' else 'vmap')
-    models = [copy.deepcopy(m).to(dev) for m in models]
-    if not models: raise ConfigError("need at least one model")
-    retain, forget = (tuple(t.to(dev) for t in d) for d in (retain, forget))
+    models = [copy.deepcopy(m).to(dev) for m in check_models(models)]
+    dt = next(models[0].parameters()).dtype
+    retain, forget = ((d[0].to(dev, dt), d[1].to(dev)) for d in (retain, forget))
     n_out = check_label_space(models[0], retain, forget)
     for m in models: m.train(cfg.train_mode)
     if engine == 'vmap' and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in models[0].modules()):
@@ -177,7 +202,7 @@ def _optimise(models, params, buffers, retain, forget, cfg, phases, engine, dev,
     yf_rand = torch.stack([_random_labels(forget[1], n_out, s) for s in seeds]).to(dev)
     ctx0 = dict(input_range=(retain[0].min().item(), retain[0].max().item()), multilabel=retain[1].ndim == 2)
     opt = torch.optim.SGD([params[k] for k in sorted(names)], lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    gens = [torch.Generator().manual_seed(s + 7) for s in seeds]
+    gens, who = [torch.Generator().manual_seed(s + 7) for s in seeds], [f"model {k} (seed {s})" for k, s in enumerate(seeds)]
     for i, ph in enumerate(phases):
         steps, rs, fs = _batches(len(retain[0]), len(forget[0]), ph, cfg, seeds, i)
         for g in opt.param_groups: g['lr'] = ph.lr
@@ -186,31 +211,51 @@ def _optimise(models, params, buffers, retain, forget, cfg, phases, engine, dev,
             t = None if tp is None else (lambda x: functional_call(tbase, (tp, b), (x,)))
             f_const = lambda x: functional_call(base, ({k: v.detach() for k, v in p.items()}, b), (x,))
             return ph.loss(f, batch, dict(ctx0, teacher=t, params=p, f_const=f_const, frac=frac, cfg=cfg))
+        hist = []
         for t in progress(range(steps), desc=f"{desc}: phase {i + 1}/{len(phases)} ({engine}, K={len(seeds)})"):
-            ri, fi = rs[:, t].to(dev), fs[:, t].to(dev)
-            batch = dict(xr=retain[0][ri], yr=retain[1][ri], xf=forget[0][fi], yf=forget[1][fi], yf_rand=yf_rand[torch.arange(len(seeds), device=dev)[:, None], fi])
-            if ph.noise: batch['noise'] = torch.stack([torch.randn(batch['xr'].shape[1:], generator=g) for g in gens]).to(dev)
+            batch = _batch(retain, forget, yf_rand, rs[:, t].to(dev), fs[:, t].to(dev), gens if ph.noise else None)
             opt.zero_grad(set_to_none=True)
-            if engine == 'vmap': vmap(one, in_dims=(0, 0, 0 if ph.teacher else None, 0, None), randomness='different')(params, buffers, teacher if ph.teacher else None, batch, t / steps).sum().backward()
-            else:
-                for k in range(len(seeds)): one(_at(params, k), _at(buffers, k), _at(teacher, k) if ph.teacher else None, _at(batch, k), t / steps).backward()
+            hist.append(_step(engine, one, params, buffers, teacher if ph.teacher else None, batch, t / steps))
             for k, m in masks.items():
                 if params[k].grad is not None: params[k].grad.mul_(m)
-            opt.step()
-    return [_load(m, _at(params, k), _at(buffers, k)) for k, m in enumerate(models)]
+            opt.step(); watch_losses(hist, t, steps, who, f"{desc}: phase {i + 1}/{len(phases)}")
+    out = [_load(m, _at(params, k), _at(buffers, k)) for k, m in enumerate(models)]
+    return [check_finite_model(m, f"{desc}: {w}") for m, w in zip(out, who)]
+
+# %% ../nbs/03_unlearning.ipynb #e5a1b2c2
+def _batch(retain:Pair, forget:Pair, yf_rand:torch.Tensor, ri:torch.Tensor, fi:torch.Tensor, gens:list|None)->dict:
+    "The K models' batch of one step: retain and forget samples, random forget labels and, for UNSIR, noise."
+    rows = torch.arange(len(ri), device=ri.device)[:, None]
+    b = dict(xr=retain[0][ri], yr=retain[1][ri], xf=forget[0][fi], yf=forget[1][fi], yf_rand=yf_rand[rows, fi])
+    if gens is not None:   # one standard-normal batch per model, shaped like its retain batch
+        b['noise'] = torch.stack([torch.randn(b['xr'].shape[1:], generator=g, dtype=b['xr'].dtype) for g in gens]).to(ri.device)
+    return b
+
+def _step(engine:str, one:Callable, params:dict, buffers:dict, teacher:dict|None, batch:dict, frac:float)->torch.Tensor:
+    "The K models' losses of one step (detached); their gradients are accumulated into the stacked weights."
+    if engine == 'vmap':
+        losses = vmap(one, in_dims=(0, 0, None if teacher is None else 0, 0, None), randomness='different')(params, buffers, teacher, batch, frac)
+        losses.sum().backward(); return losses.detach()
+    out = []
+    for k in range(len(batch['xr'])):
+        loss = one(_at(params, k), _at(buffers, k), None if teacher is None else _at(teacher, k), _at(batch, k), frac)
+        loss.backward(); out.append(loss.detach())
+    return torch.stack(out)
 
 def _load(m:nn.Module, p:dict, b:dict)->nn.Module:
     m.load_state_dict({**{k: v.detach() for k, v in p.items()}, **b}); return m.eval()
 
+def check_finite_model(m:nn.Module, who:str)->nn.Module:
+    "`m` after checking its weights are finite (`check_finite_state`); raises `NonFiniteError` otherwise."
+    check_finite_state(m.state_dict(), who); return m
+
 # %% ../nbs/03_unlearning.ipynb #0eeb928b
 unlearning_methods = Registry('unlearning method')
-
-Models = nn.Module|Sequence[nn.Module]
 
 def _apply(model:Models, retain, forget, cfg:UnlearnConfig, phases:Sequence[Phase], engine:str, device, **kw)->Models:
     "Run `phases` on one model or a list of models with data in any form `as_data` accepts."
     many = isinstance(model, (list, tuple))
-    out = run_phases(list(model) if many else [model], as_data(retain, 'retain'), as_data(forget, 'forget'), cfg, phases, engine, device, **kw)
+    out = run_phases(check_models(model), as_data(retain, 'retain'), as_data(forget, 'forget'), cfg, phases, engine, device, **kw)
     return out if many else out[0]
 
 def unlearn(method:str, # a name in `unlearning_methods`
@@ -263,7 +308,7 @@ class CFkConfig(UnlearnConfig):
 @unlearning_methods.register('cf_k', config=CFkConfig)
 def cf_k(model:Models, retain, forget, cfg:CFkConfig=CFkConfig(), engine:str='auto', device:str|None='auto')->Models:
     "Fine-tune the last `k` blocks on the retain set, the rest frozen (seed 004 'CF-3'; NB: 2 epochs, lr 0.001)."
-    names = last_blocks_parameters(model[0] if isinstance(model, (list, tuple)) else model, cfg.k)
+    names = last_blocks_parameters(check_models(model)[0], cfg.k)
     return _apply(model, retain, forget, cfg, [Phase(_ce_retain, cfg.epochs, cfg.lr)], engine, device, trainable=names)
 
 # %% ../nbs/03_unlearning.ipynb #ee06271e

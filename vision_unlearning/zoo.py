@@ -10,14 +10,15 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from fastcore.basics import patch
 from .core import (Config, ConfigError, InsufficientSamplesError, ArtifactStore, array_fingerprint, fingerprint,
                                     get_device, get_store, progress)
 from . import models
+from .data import check_images, check_indices
 from .models import (CNNConfig, TrainConfig, Engine, fit, predict_logits, accuracy, as_inputs,
-                                      build_model, n_params)
+                                      build_model, check_finite_state, n_params)
 
 # %% auto #0
 __all__ = ['MODEL_VERSION', 'ModelSpec', 'ModelZoo', 'random_halves', 'run_isolated', 'ZooBenchConfig', 'size_accuracy_table',
@@ -47,13 +48,13 @@ class ModelZoo:
                  chunk_size:int=8, # models trained together before they are stored
                 ):
         if chunk_size < 1: raise ConfigError(f"chunk_size={chunk_size} must be at least 1")
-        self.model_cfg, self.train_cfg, self.x, self.y = model_cfg, train_cfg, x, y
+        self.model_cfg, self.train_cfg, self.x, self.y = model_cfg, train_cfg, check_images(x, 'x'), y
         self.store, self.engine, self.device, self.chunk_size = store or get_store(), engine, device, chunk_size
         self.data_fp = fingerprint([array_fingerprint(x), array_fingerprint(y)])
 
     def spec(self, subset:np.ndarray, seed:int)->ModelSpec:
         "The `ModelSpec` of the model trained on `subset` with `seed`."
-        return ModelSpec(model=self.model_cfg, train=self.train_cfg, seed=seed, data=self.data_fp, subset=array_fingerprint(np.asarray(subset, dtype=np.int64)))
+        return ModelSpec(model=self.model_cfg, train=self.train_cfg, seed=seed, data=self.data_fp, subset=array_fingerprint(check_indices(subset, len(self.x))))
 
     def __repr__(self): return f"ModelZoo({self.model_cfg.widths}, {self.train_cfg.epochs} epochs, {len(self.x)} images, {self.store})"
 
@@ -67,6 +68,7 @@ def train(self:ModelZoo,
          )->list[dict]:
     "`state_dict`s of the models on (`subsets`, `seeds`), training and storing only those not yet stored."
     if len(subsets) != len(seeds): raise ConfigError(f"got {len(subsets)} subsets but {len(seeds)} seeds")
+    subsets = [check_indices(s, len(self.x), f"subsets[{i}]") for i, s in enumerate(subsets)]
     specs = [self.spec(s, seed) for s, seed in zip(subsets, seeds)]
     states = [self.store.get('model', sp, version=MODEL_VERSION) for sp in specs]
     todo = [i for i, s in enumerate(states) if s is None]
@@ -76,7 +78,9 @@ def train(self:ModelZoo,
     runs = (fit(*job(c), **opts) for c in chunks) if executor is None else [executor.submit(fit, *job(c), **opts) for c in chunks]
     for chunk, run in progress(zip(chunks, runs), desc=f"{desc}: {len(todo)} of {len(specs)} to train", total=len(chunks)):
         new, _ = run if executor is None else run.result()
-        for i, st in zip(chunk, new): states[i] = self.store.load_or_compute('model', specs[i], lambda st=st: st, version=MODEL_VERSION)
+        for i, st in zip(chunk, new):
+            ok = lambda st=st, i=i: check_finite_state(st, f"{desc}: the model with seed {seeds[i]}")
+            states[i] = self.store.load_or_compute('model', specs[i], ok, version=MODEL_VERSION)
     return states
 
 # %% ../nbs/02b_zoo.ipynb #8f2b997e
@@ -92,20 +96,25 @@ def random_halves(n_points:int, # size of the pool
     return keep
 
 # %% ../nbs/02b_zoo.ipynb #6e84e8c6
+def _check_n(n:int)->int:
+    "`n` after checking that it is a whole number of models, at least 1."
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1: raise ConfigError(f"n={n!r} models asked for; n must be a whole number ≥ 1")
+    return int(n)
+
 @patch
 def originals(self:ModelZoo, n:int, seed0:int=0)->list[dict]:
     "`n` models on the whole training set (seeds `seed0`…)."
-    return self.train([np.arange(len(self.x))] * n, list(range(seed0, seed0 + n)), desc='originals')
+    return self.train([np.arange(len(self.x))] * _check_n(n), list(range(seed0, seed0 + n)), desc='originals')
 
 @patch
 def oracles(self:ModelZoo, retain:np.ndarray, n:int, seed0:int=10_000)->list[dict]:
     "`n` models retrained on `retain` only (seeds `seed0`…; default disjoint from the originals')."
-    return self.train([np.asarray(retain)] * n, list(range(seed0, seed0 + n)), desc='oracles')
+    return self.train([check_indices(retain, len(self.x), 'retain')] * _check_n(n), list(range(seed0, seed0 + n)), desc='oracles')
 
 @patch
 def shadows(self:ModelZoo, pool:np.ndarray, n:int, seed:int=0)->tuple[list[dict], np.ndarray]:
     "`n` shadow models on random halves of `pool`, and their membership matrix (models × pool points)."
-    pool = np.asarray(pool); keep = random_halves(len(pool), n, seed)
+    pool = check_indices(pool, len(self.x), 'pool'); keep = random_halves(len(pool), n, seed)
     return self.train([pool[k] for k in keep], [20_000 + seed * 1_000 + i for i in range(n)], desc='shadows'), keep
 
 # %% ../nbs/02b_zoo.ipynb #8c1191ba
@@ -132,6 +141,7 @@ def run_isolated(fn, *args):
 # %% ../nbs/02b_zoo.ipynb #cafa2dcb
 class ZooBenchConfig(Config):
     "What the zoo benchmarks measure."
+    model_config = ConfigDict(allow_inf_nan=False)
     candidates: tuple[tuple[tuple[int, ...], float], ...] = (((4, 8), 0.5), ((4, 8), 1.0), ((8, 16), 0.5), ((8, 16), 1.0), ((8, 16), 2.0), ((16, 32), 1.0), ((32, 64), 1.0))
     repeats: int = Field(2, ge=1, description='timed runs per candidate; the fastest counts')
     budget_models: int = 64
