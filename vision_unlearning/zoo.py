@@ -4,6 +4,7 @@
 
 # %% ../nbs/02b_zoo.ipynb #a55635bc
 from __future__ import annotations
+import warnings
 import concurrent.futures as cf, multiprocessing as mp, resource, time
 from typing import Sequence
 
@@ -165,9 +166,12 @@ def size_accuracy_table(cfg:ZooBenchConfig, train, test)->pd.DataFrame:
     return pd.DataFrame(rows)
 
 def choose_default(table:pd.DataFrame, cfg:ZooBenchConfig)->pd.Series:
-    "The most accurate row whose `budget_models` models train within `margin` × `budget_seconds`."
+    "The most accurate row whose `budget_models` models train within `margin` × `budget_seconds` (else the fastest)."
     ok = table[table[f'sec_{cfg.budget_models}_models'] <= cfg.margin * cfg.budget_seconds]
-    if ok.empty: raise InsufficientSamplesError(f"no candidate trains {cfg.budget_models} models within {cfg.budget_seconds} s: {table.to_dict('records')}")
+    if ok.empty:   # a slow or busy machine: a result to report (the fastest candidate, flagged), not a failure
+        warnings.warn(f"no candidate trains {cfg.budget_models} models within {cfg.margin} × {cfg.budget_seconds} s "
+                      "on this machine; the fastest candidate is chosen")
+        return table.loc[table[f'sec_{cfg.budget_models}_models'].idxmin()]
     return ok.loc[ok.test_acc.idxmax()]
 
 # %% ../nbs/02b_zoo.ipynb #0124745a
