@@ -31,7 +31,7 @@ export VU_PROGRESS=0
 reports=$(mktemp -d -t vu_test.XXXXXX)
 trap 'rm -rf "$reports"' EXIT
 workers=${VU_TEST_WORKERS:-2}
-xdist=(); [ "$workers" != 0 ] && xdist=(-n "$workers" --dist loadfile)
+xdist=(); [ "$workers" != 0 ] && xdist=(-n "$workers" --dist loadgroup)
 
 rc=0
 for k in ${kernels//,/ }; do
