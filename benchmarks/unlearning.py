@@ -1,5 +1,7 @@
 """Unlearning benchmark: seconds per method for one model, and for K copies unlearned one after another (loop) or as one
 vectorised ensemble (torch.func.vmap over stacked weights), with the largest weight difference between the two engines.
+That difference is float32 rounding: the engines sum in different orders, and how much the orders differ depends on the
+CPU's kernels (AVX-512, AVX2, ...), so it is reported, not checked; 03_unlearning checks the engines in float64.
 
     python benchmarks/unlearning.py                  # CPU, K = 16
     python benchmarks/unlearning.py --device cuda    # on a GPU machine

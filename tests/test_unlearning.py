@@ -1,11 +1,23 @@
 """Unlearning methods on small real slices: each moves the original towards the retrained model on the forget set while
-keeping test accuracy, the MIA separates original from retrained, and bad input raises typed errors.
+keeping test accuracy, the MIA separates original from retrained and finds nothing between two halves of one
+population, and bad input raises typed errors.
 
-The slices are small so the whole module runs in about a minute on 2 CPU cores. Methods that only descend a loss on
-the retain set (fine-tuning, CF-k, l1-sparse, UNSIR) run with a stronger budget than the seed's (lr 0.01
-instead of 0.001, 3 epochs instead of 2; SCRUB on identities lr 0.05, 4 epochs): at the seed's settings they move a model trained for a few seconds too little
-to measure on a slice this small. Gradient ascent, random labels and SalUn run with their defaults (a larger
-learning rate makes the unbounded ascent diverge).
+Every claim here holds with a margin on any CPU. float32 training trajectories differ bit for bit between kernel paths
+(AVX-512, AVX2, ...), and an effect of a few images on one seed passes or fails by machine (at the seed's budget,
+fine-tuning raised the class-wise forget loss by 11 % with AVX-512 kernels, 16 % with AVX2 ones, 5 % on another
+machine). So:
+
+* each method runs with a budget large enough for its effect to be clear (listed in `CLASSWISE` and `IDENTITY`, with
+  the effect observed under the default and the AVX2 kernels: `ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2`);
+* class-wise claims are checked on three originals (seeds 42, 43, 44) and must hold for a majority of them, with a
+  threshold well inside the observed effect;
+* the identity claims use one original and budgets whose effect is several times the threshold.
+
+SCRUB has no class-wise claim. Its forget pass has zero gradient until the retain pass moves the student away from the
+teacher, so at the seed's budget nothing happens; with lr 0.01 for 3 epochs one original's forget loss rose 2.5-fold
+while another's fell 10-fold (the student became *more* confident on the forgotten class, which also raises the
+divergence SCRUB maximises), the same on both kernel paths, and at lr 0.02 some originals collapse. Its effect on
+identities is large and is checked there.
 """
 import numpy as np, pytest, torch
 
@@ -17,19 +29,44 @@ from vision_unlearning.unlearning import RetrainConfig, retrain, train_from_scra
 from vision_unlearning.evaluation.nomus import attack_features, loader_accuracy, nomus, simple_mia
 from vision_unlearning.evaluation.nomus_benchmark import font_labels
 
-STRONG = dict(lr=0.01, epochs=3)
-def BUDGET(method, identity=False):
-    # SCRUB's forget pass has zero gradient until its retain pass moves the student away from the teacher
-    if method == 'scrub' and identity: return dict(lr=0.05, epochs=4)
-    return {} if method in ('neggrad', 'advanced_neggrad', 'random_label', 'salun') else STRONG
-METHODS = [(m, dict(stage=s) if m == 'unsir' else {}) for m in unlearning_methods if m != 'retrain' for s in ((1, 2) if m == 'unsir' else (0,))]
-TEST_ACC_DROP = 0.25                                # allowed fall of test accuracy (random labels / SalUn relabel a whole class)
+TEST_ACC_DROP = 0.25   # allowed fall of test accuracy (random labels / SalUn relabel a whole class: observed ≤ 0.12)
+STRONG = dict(lr=0.05, epochs=5)
+# method: (budget, forget-loss ratio (unlearned / original) reached by at least 2 of the 3 originals, forget accuracy
+# no model may exceed). Observed (the three originals, default kernels | AVX2 kernels):
+CLASSWISE = {
+    'finetune': (STRONG, 1.15, None),                 # ratios 1.49 1.38 2.28 | 1.56 1.07 3.00
+    'cf_k': (dict(STRONG, k=2), 1.15, None),          # 1.45 1.38 2.56 | 1.54 1.14 3.36 (k=2: last stage and head)
+    'l1_sparse': (STRONG, 1.15, None),                # 1.50 1.40 2.31 | 1.59 1.07 3.05
+    'neggrad': (dict(lr=0.002), 1.15, None),          # 1.71 4.92 1.57 | 1.54 5.76 1.35
+    'advanced_neggrad': (dict(lr=0.002), 1.15, None), # 1.69 3.74 1.56 | 1.57 4.43 1.49
+    'unsir1': (dict(STRONG, stage=1), 1.5, None),     # 3.40 10.1 21.7 | 3.81 7.39 31.8
+    'unsir2': (dict(STRONG, stage=2), 1.5, None),     # 2.90 6.46 13.0 | 3.20 4.97 18.3
+    'random_label': ({}, 10, 0.05),                   # ratios 134 361 724 | 139 233 1076, forget accuracy 0
+    'salun': ({}, 10, 0.05),                          # ratios 112 312 364 | 126 205 644, forget accuracy 0
+}
+# method: budget. The claims: the forget-vs-unseen log-loss distance shrinks by 20 % and the MIA gap by 0.03
+# (observed, default | AVX2 kernels: distance ratio, gap drop from 0.25).
+IDENTITY = {
+    'finetune': dict(lr=0.05, epochs=10),             # 0.657 0.090 | 0.672 0.079
+    'cf_k': dict(lr=0.05, epochs=10, k=2),            # 0.607 0.119 | 0.604 0.117
+    'l1_sparse': dict(lr=0.05, epochs=10),            # 0.645 0.090 | 0.662 0.081
+    'neggrad': dict(lr=0.003),                        # 0.691 0.100 | 0.662 0.104
+    'advanced_neggrad': dict(lr=0.01),                # 0.496 0.133 | 0.474 0.137
+    'unsir1': dict(lr=0.05, epochs=3, stage=1),       # 0.265 0.167 | 0.275 0.154
+    'unsir2': dict(lr=0.05, epochs=3, stage=2),       # 0.361 0.098 | 0.380 0.094
+    'scrub': dict(lr=0.05, epochs=4),                 # 0.005 0.212 | 0.044 0.206
+    'random_label': {},                               # 0.044 0.198 | 0.041 0.200
+    'salun': {},                                      # 0.044 0.194 | 0.042 0.200
+}
+assert set(CLASSWISE) | {'scrub'} == set(IDENTITY) == {m + s for m in unlearning_methods if m != 'retrain'
+                                                          for s in (('1', '2') if m == 'unsir' else ('',))}
 
+def _method(name): return name.rstrip('12')
 def _batches(x, y, bs=1024): return [(as_inputs(x[i:i + bs]), y[i:i + bs]) for i in range(0, len(x), bs)]
 
 @pytest.fixture(scope='module')
 def classwise():
-    "Fashion-MNIST slice: 1,200 training images, forget = every training image of class 1 (Trouser)."
+    "Fashion-MNIST slice: 1,200 training images, forget = every image of class 1 (Trouser); 3 originals."
     d, t = load_fashion_mnist('train'), load_fashion_mnist('test')
     idx = np.random.default_rng(0).permutation(len(d))[:1200]
     forget, retain = idx[d.y[idx] == 1], idx[d.y[idx] != 1]
@@ -37,8 +74,7 @@ def classwise():
     parts = dict(train=(d.x[idx], d.y[idx]), retain=(d.x[retain], d.y[retain]), forget=(d.x[forget], d.y[forget]),
                  test=(t.x[keep][:1000], t.y[keep][:1000]))
     rc = RetrainConfig(epochs=10, lr=0.05, milestones=())
-    template = build_model(CNNConfig(widths=(8, 16)), 0)
-    return parts, train_from_scratch(template, parts['train'], rc), retrain(template, parts['retain'], parts['forget'], rc)
+    return parts, train_from_scratch([build_model(CNNConfig(widths=(8, 16)), 0)] * 3, parts['train'], rc)  # seeds 42-44
 
 @pytest.fixture(scope='module')
 def identities():
@@ -49,41 +85,62 @@ def identities():
     parts = {k: (d.x[getattr(sp, k)], y[getattr(sp, k)]) for k in ('train', 'retain', 'forget', 'unseen', 'test')}
     rc = RetrainConfig(epochs=30, lr=0.05, milestones=(10, 20))
     template = build_model(CNNConfig(widths=(16, 32), n_classes=8, input_size=32), 0)
-    return parts, train_from_scratch(template, parts['train'], rc), retrain(template, parts['retain'], parts['forget'], rc)
+    orig = train_from_scratch(template, parts['train'], rc)
+    return parts, orig, retrain(template, parts['retain'], parts['forget'], rc)
 
 def _losses(m, part): return attack_features(m, _batches(*part))[:, 0]
 def _gap(m, parts): return simple_mia(_losses(m, parts['forget']), _losses(m, parts['unseen']))['mia_gap']
 
-@pytest.mark.parametrize('method,params', METHODS, ids=[f"{m}{p.get('stage', '')}" for m, p in METHODS])
-def test_classwise_forget_accuracy_falls(classwise, method, params):
-    parts, orig, _ = classwise
+@pytest.mark.parametrize('name', CLASSWISE)
+def test_classwise_forgetting(classwise, name):
+    "The forget loss rises by the method's ratio for 2 of 3 originals or more; test accuracy holds for all of them."
+    parts, origs = classwise
+    budget, min_ratio, max_forget_acc = CLASSWISE[name]
     acc = lambda m, k: loader_accuracy(m, _batches(*parts[k]))
-    unl = unlearn(method, orig, parts['retain'], parts['forget'], **BUDGET(method), **params)
-    assert acc(unl, 'forget') < acc(orig, 'forget'), (method, acc(unl, 'forget'), acc(orig, 'forget'))
-    assert _losses(unl, parts['forget']).mean() > 1.1 * _losses(orig, parts['forget']).mean()
-    assert acc(unl, 'test') > acc(orig, 'test') - TEST_ACC_DROP
+    unl = unlearn(_method(name), origs, parts['retain'], parts['forget'], **budget)
+    ratios = [_losses(u, parts['forget']).mean() / _losses(o, parts['forget']).mean() for u, o in zip(unl, origs)]
+    forget_acc = [acc(u, 'forget') for u in unl]
+    test_drop = [acc(o, 'test') - acc(u, 'test') for u, o in zip(unl, origs)]
+    print(f"\n{name}: forget-loss ratios {np.round(ratios, 2)}, forget acc {np.round(forget_acc, 3)}, "
+          f"test drop {np.round(test_drop, 3)}")
+    assert sorted(ratios)[-2] > min_ratio, (name, ratios)
+    if max_forget_acc is not None: assert max(forget_acc) <= max_forget_acc, (name, forget_acc)
+    assert max(test_drop) < TEST_ACC_DROP, (name, test_drop)
 
 def test_identity_original_gap_exceeds_retrained(identities):
+    "The planted effect: the MIA tells forget from unseen for the original (gap 0.25), not for the retrained (0.03)."
     parts, orig, ret = identities
-    assert _gap(orig, parts) > _gap(ret, parts) + 0.05
+    g_orig, g_ret = _gap(orig, parts), _gap(ret, parts)
+    print(f"\nMIA gap: original {g_orig:.3f}, retrained {g_ret:.3f}")
+    assert g_orig > g_ret + 0.1, (g_orig, g_ret)
 
-@pytest.mark.parametrize('method,params', METHODS, ids=[f"{m}{p.get('stage', '')}" for m, p in METHODS])
-def test_identity_forget_loss_moves_to_unseen(identities, method, params):
+@pytest.mark.parametrize('name', IDENTITY)
+def test_identity_forget_loss_moves_to_unseen(identities, name):
+    "The forget-vs-unseen log-loss distance shrinks by 20 % and the MIA gap by 0.03; test accuracy holds."
     parts, orig, _ = identities
-    unl = unlearn(method, orig, parts['retain'], parts['forget'], **BUDGET(method, identity=True), **params)
+    unl = unlearn(_method(name), orig, parts['retain'], parts['forget'], **IDENTITY[name])
     dist = lambda m: abs(np.log(_losses(m, parts['unseen']).mean()) - np.log(_losses(m, parts['forget']).mean()))
-    assert dist(unl) < dist(orig), (method, dist(unl), dist(orig))
-    assert _gap(unl, parts) < _gap(orig, parts), (method, _gap(unl, parts), _gap(orig, parts))
     acc = lambda m: loader_accuracy(m, _batches(*parts['test']))
-    assert acc(unl) > acc(orig) - TEST_ACC_DROP
+    d_ratio, g_drop, a_drop = dist(unl) / dist(orig), _gap(orig, parts) - _gap(unl, parts), acc(orig) - acc(unl)
+    print(f"\n{name}: distance ratio {d_ratio:.3f}, gap drop {g_drop:.3f}, test drop {a_drop:.3f}")
+    assert d_ratio < 0.8, (name, d_ratio)
+    assert g_drop > 0.03, (name, g_drop)
+    assert a_drop < TEST_ACC_DROP, (name, a_drop)
 
 def test_mia_on_identical_distributions_is_chance(identities):
+    """The null: halves of the unseen set are told apart at chance. One halving's gap is noisy (with 120 samples per
+    side: mean 0.036, 95th percentile 0.088, simulated over 320 halvings), so the mean over 8 halvings is checked
+    (simulated: mean 0.036, sd 0.011, largest of 40 means 0.058) against 0.08, four sd above its mean."""
     parts, orig, _ = identities
-    u = _losses(orig, parts['unseen']); half = np.random.default_rng(0).permutation(len(u))
-    assert simple_mia(u[half[:len(u) // 2]], u[half[len(u) // 2:]])['mia_gap'] < 0.05
+    u = _losses(orig, parts['unseen']); n = len(u) // 2
+    halvings = [np.random.default_rng(s).permutation(len(u)) for s in range(8)]
+    gaps = [simple_mia(u[p[:n]], u[p[n:]])['mia_gap'] for p in halvings]
+    print(f"\nnull gaps {np.round(gaps, 3)}, mean {np.mean(gaps):.3f}")
+    assert np.mean(gaps) < 0.08, gaps
 
 def test_typed_errors(classwise):
-    parts, orig, _ = classwise
+    parts, origs = classwise
+    orig = origs[0]
     empty = (parts['forget'][0][:0], parts['forget'][1][:0])
     with pytest.raises(InsufficientSamplesError, match='forget is empty'): unlearn('finetune', orig, parts['retain'], empty)
     multilabel = (parts['forget'][0], torch.zeros(len(parts['forget'][1]), 10))
@@ -93,4 +150,4 @@ def test_typed_errors(classwise):
     with pytest.raises(UnknownNameError, match="unknown unlearning method 'gradient_ascent'"): unlearn('gradient_ascent', orig, parts['retain'], parts['forget'])
     with pytest.raises(ConfigError, match=r'lam=1.5 must lie in \[0, 1\]'): nomus(0.9, gap=0.1, lam=1.5)
     with pytest.raises(ConfigError, match=r'lam=-0.1 must lie in \[0, 1\]'): nomus(0.9, gap=0.1, lam=-0.1)
-    with pytest.raises(Exception, match='lr'): unlearn('finetune', orig, parts['retain'], parts['forget'], lr=-1)
+    with pytest.raises(ConfigError, match=r'UnlearnConfig\.lr=-1'): unlearn('finetune', orig, parts['retain'], parts['forget'], lr=-1)

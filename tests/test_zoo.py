@@ -1,5 +1,5 @@
 """Integration tests of the model zoo on real Fashion-MNIST: a zoo killed with SIGKILL resumes where it stopped, and
-the loop and ensemble engines agree."""
+the loop and ensemble engines agree (compared in float64, where rounding cannot hide a difference)."""
 import os, signal, subprocess, sys, textwrap, time
 from pathlib import Path
 import numpy as np, torch, pytest
@@ -41,18 +41,22 @@ def test_zoo_killed_resumes(tmp_path):
     assert len(states) == 8 and all('head.weight' in s for s in states)
 
 def test_engines_agree_on_real_data():
-    "Loop and vmap ensemble, default model, one epoch: same seeds and batches give the same losses and weights within 2e-3 (observed ~5e-4)."
+    """Loop and vmap ensemble, default model, one epoch on real data, trained in float64: the same seeds and batches give
+    the same losses and weights to 1e-9 (observed 3e-15 on both kernel paths). In float32 the two engines sum in
+    different orders and the difference after 47 steps depends on the CPU's kernels (1e-4 with AVX-512 kernels,
+    5e-4 on another machine), so float32 trajectories are not compared."""
     tr, te = load_fashion_mnist('train'), load_fashion_mnist('test')
     subsets, seeds = [np.arange(0, 4000), np.arange(2000, 6000), np.arange(6000)], [3, 4, 5]
     cfg = CNNConfig()
-    a, la = fit(cfg, SHORT, tr.x, tr.y, subsets, seeds, engine='loop')
-    b, lb = fit(cfg, SHORT, tr.x, tr.y, subsets, seeds, engine='vmap')
-    assert torch.allclose(la, lb, atol=2e-3), (la - lb).abs().max()
+    a, la = fit(cfg, SHORT, tr.x[:6000], tr.y[:6000], subsets, seeds, engine='loop', dtype=torch.float64)
+    b, lb = fit(cfg, SHORT, tr.x[:6000], tr.y[:6000], subsets, seeds, engine='vmap', dtype=torch.float64)
+    assert (la - lb).abs().max() < 1e-9, (la - lb).abs().max()
     for sa, sb in zip(a, b):
-        for k in sa: assert torch.allclose(sa[k], sb[k], atol=2e-3), (k, (sa[k] - sb[k]).abs().max())
+        for k in sa: assert (sa[k] - sb[k]).abs().max() < 1e-9, (k, (sa[k] - sb[k]).abs().max())
     acc_a = accuracy(predict_logits(cfg, a, te.x[:2000]), te.y[:2000])
     acc_b = accuracy(predict_logits(cfg, b, te.x[:2000]), te.y[:2000])
-    assert torch.allclose(acc_a, acc_b, atol=2e-3) and (acc_a > 0.6).all()
+    print(f"\nlosses {(la - lb).abs().max():.1e}, accuracies {acc_a.tolist()} {acc_b.tolist()}")
+    assert (acc_a - acc_b).abs().max() <= 1e-3 and (acc_a > 0.6).all(), (acc_a, acc_b)
 
 @pytest.mark.parametrize('cfg', [CNNConfig(), CNNConfig(widths=(8, 16), depth=2, residual=True, norm='group'),
                                  CNNConfig(widths=(4, 8, 8), depth=2, norm='group', input_size=32)])

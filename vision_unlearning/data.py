@@ -66,15 +66,18 @@ def check_indices(idx, # integer indices: NumPy, torch, list or range
     "`idx` as an int64 array, after checking that it holds integers in [0, `n`); raises `ConfigError` otherwise."
     a = np.asarray(idx.detach().cpu() if isinstance(idx, torch.Tensor) else idx)
     if a.size == 0: return np.zeros(0, np.int64)
+    allowed = f"integer indices in [0, {n})"
     if a.dtype == bool:
-        raise ConfigError(f"{name} is a boolean mask of shape {a.shape}; pass integer indices in [0, {n}), e.g. `np.flatnonzero(mask)`")
+        raise ConfigError(f"{name} is a boolean mask of shape {a.shape}; pass {allowed}, e.g. `np.flatnonzero(mask)`")
     if a.ndim != 1 or not np.issubdtype(a.dtype, np.integer):
-        raise ConfigError(f"{name} must be a 1-D array of integer indices in [0, {n}), got {a.dtype} of shape {a.shape}")
+        raise ConfigError(f"{name} must be a 1-D array of {allowed}, got {a.dtype} of shape {a.shape}")
     if (bad := a[(a < 0) | (a >= n)]).size:
-        raise ConfigError(f"{name} indices must lie in [0, {n}), got {bad[:5].tolist()} ({bad.size} outside); negative indices are not wrapped around")
+        raise ConfigError(f"{name} indices must lie in [0, {n}), got {bad[:5].tolist()} ({bad.size} outside); "
+                          "negative indices are not wrapped around")
     if unique:
         s = np.sort(a)
-        if (d := np.flatnonzero(s[1:] == s[:-1])).size: raise ConfigError(f"{name} repeats indices, e.g. {s[d[:5]].tolist()}; each sample may appear once")
+        if (d := np.flatnonzero(s[1:] == s[:-1])).size:
+            raise ConfigError(f"{name} repeats indices, e.g. {s[d[:5]].tolist()}; each sample may appear once")
     return a.astype(np.int64, copy=False)
 
 # %% ../nbs/01_data.ipynb #c1d2e3a3
@@ -83,7 +86,8 @@ def subset(self:ImageData, idx)->ImageData:
     "The samples at `idx` (integer indices in [0, N), or a boolean mask of exactly N entries) as a new `ImageData`."
     m = np.asarray(idx.detach().cpu() if isinstance(idx, torch.Tensor) else idx)
     if m.dtype == bool:
-        if m.shape != (len(self),): raise ConfigError(f"a boolean mask must have one entry per sample ({len(self)}), got shape {m.shape}")
+        if m.shape != (len(self),):
+            raise ConfigError(f"a boolean mask must have one entry per sample ({len(self)}), got shape {m.shape}")
         idx = np.flatnonzero(m)
     idx = torch.from_numpy(check_indices(idx, len(self), 'subset'))
     ident = None if self.identity is None else self.identity[idx]
@@ -93,15 +97,18 @@ def subset(self:ImageData, idx)->ImageData:
 def check_images(x:torch.Tensor, # images N×C×H×W, uint8 or floating point
                  name:str='x', # used in error messages
                 )->torch.Tensor:
-    "`x` after checking it is N×C×H×W, uint8 or floating point, and finite; raises `ConfigError` or `NonFiniteError`."
-    if not isinstance(x, torch.Tensor): raise ConfigError(f"{name} must be a torch.Tensor of images N×C×H×W, got {type(x).__name__}")
+    "`x` after checking it is N×C×H×W, uint8 or float, and finite; raises `ConfigError` or `NonFiniteError`."
+    if not isinstance(x, torch.Tensor):
+        raise ConfigError(f"{name} must be a torch.Tensor N×C×H×W, got {type(x).__name__}")
     if x.ndim != 4:
         fix = "; add the channel dimension, e.g. `x[:, None]`" if x.ndim == 3 else ''
         raise ConfigError(f"{name} must be N×C×H×W, got shape {tuple(x.shape)}{fix}")
-    if x.dtype != torch.uint8 and not x.is_floating_point(): raise ConfigError(f"{name} must be uint8 or floating point, got {x.dtype}")
+    if x.dtype != torch.uint8 and not x.is_floating_point():
+        raise ConfigError(f"{name} must be uint8 or floating point, got {x.dtype}")
     if x.is_floating_point() and not (ok := torch.isfinite(x)).all():
         first = tuple((~ok).nonzero()[0].tolist())
-        raise NonFiniteError(f"{name} holds {int((~ok).sum())} NaN or infinite value(s), the first at sample {first[0]} (position {first}); images must be finite")
+        raise NonFiniteError(f"{name} holds {int((~ok).sum())} NaN or infinite value(s), the first at sample "
+                             f"{first[0]} (position {first}); images must be finite")
     return x
 
 # %% ../nbs/01_data.ipynb #a4afe31f

@@ -146,7 +146,8 @@ def check_finite_state(state:dict, # a `state_dict`
     "`state` after checking that every floating-point tensor in it is finite; raises `NonFiniteError` otherwise."
     for k, v in state.items():
         if v.is_floating_point() and not (ok := torch.isfinite(v)).all():
-            raise NonFiniteError(f"{who}: weights {k!r} hold {int((~ok).sum())} NaN or infinite value(s) of {v.numel()}")
+            raise NonFiniteError(f"{who}: weights {k!r} hold {int((~ok).sum())} NaN or infinite value(s) "
+                                 f"of {v.numel()}")
     return state
 
 # %% ../nbs/02_models.ipynb #c38e4777
@@ -181,15 +182,21 @@ def _fit_vmap(model_cfg, train_cfg, x, y, streams, seeds, device, desc):
 # %% ../nbs/02_models.ipynb #ff171eaf
 Engine = Literal['auto', 'loop', 'vmap']
 
-def _check_fit_inputs(model_cfg:CNNConfig, x:torch.Tensor, y:torch.Tensor, subsets:Sequence, seeds:Sequence[int])->list[np.ndarray]:
-    "The subsets as int64 index arrays, after checking them, the images and the labels against each other and the model."
-    if len(subsets) != len(seeds) or not len(seeds): raise ConfigError(f"need one seed per subset and at least one model, got {len(subsets)} subsets and {len(seeds)} seeds")
+def _check_fit_inputs(model_cfg:CNNConfig, x:torch.Tensor, y:torch.Tensor, subsets:Sequence, seeds:Sequence[int]
+                     )->list[np.ndarray]:
+    "The subsets as int64 index arrays, after checking them, the images and the labels against each other and model."
+    if len(subsets) != len(seeds) or not len(seeds):
+        raise ConfigError(f"need one seed per subset and at least one model, "
+                          f"got {len(subsets)} subsets and {len(seeds)} seeds")
     want = (model_cfg.in_channels, model_cfg.input_size, model_cfg.input_size)
-    if tuple(check_images(x, 'x').shape[1:]) != want: raise ConfigError(f"images of shape {tuple(x.shape[1:])} do not fit the model, which expects {want}")
+    if tuple(check_images(x, 'x').shape[1:]) != want:
+        raise ConfigError(f"images of shape {tuple(x.shape[1:])} do not fit the model, which expects {want}")
     if y.ndim != 1 or y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
-        raise ConfigError(f"y must be a 1-D tensor of integer class labels, got {y.dtype} of shape {tuple(y.shape)}; cast whole-number labels with `y.long()`")
+        raise ConfigError(f"y must be a 1-D tensor of integer class labels, got {y.dtype} of shape {tuple(y.shape)}; "
+                          "cast whole-number labels with `y.long()`")
     if len(x) != len(y): raise ConfigError(f"x has {len(x)} images but y has {len(y)} labels")
-    if len(y) and (int(y.min()) < 0 or int(y.max()) >= model_cfg.n_classes): raise ConfigError(f"labels must lie in [0, {model_cfg.n_classes}), got [{int(y.min())}, {int(y.max())}]")
+    if len(y) and (int(y.min()) < 0 or int(y.max()) >= model_cfg.n_classes):
+        raise ConfigError(f"labels must lie in [0, {model_cfg.n_classes}), got [{int(y.min())}, {int(y.max())}]")
     return [check_indices(s, len(x), f"subsets[{i}]") for i, s in enumerate(subsets)]
 
 # %% ../nbs/02_models.ipynb #b8e4d1f2
@@ -205,14 +212,16 @@ def fit(model_cfg:CNNConfig, # architecture of every model
         dtype:torch.dtype=torch.float32, # weights and images; float64 compares engines without float32 rounding
        )->tuple[list[dict], torch.Tensor]:
     "Train one model per (subset, seed); returns their `state_dict`s and their losses (models × steps)."
-    check_choice('engine', engine, ['auto', 'loop', 'vmap']); check_choice('dtype', dtype, [torch.float32, torch.float64])
+    check_choice('engine', engine, ['auto', 'loop', 'vmap'])
+    check_choice('dtype', dtype, [torch.float32, torch.float64])
     y = torch.as_tensor(y); subsets = _check_fit_inputs(model_cfg, x, y, subsets, seeds)
     dev = get_device(device)
     engine = engine if engine != 'auto' else ('loop' if dev.type == 'cpu' else 'vmap')
     steps = n_steps(train_cfg, max(len(s) for s in subsets))
     streams = torch.stack([batch_stream(s, steps, train_cfg.batch_size, seed) for s, seed in zip(subsets, seeds)]).to(dev)
     xs, ys = as_inputs(x, dev).to(dtype), y.to(dev, torch.long)
-    states, losses = (_fit_loop if engine == 'loop' else _fit_vmap)(model_cfg, train_cfg, xs, ys, streams, seeds, dev, desc)
+    engine_fn = _fit_loop if engine == 'loop' else _fit_vmap
+    states, losses = engine_fn(model_cfg, train_cfg, xs, ys, streams, seeds, dev, desc)
     for st, seed in zip(states, seeds): check_finite_state(st, f"{desc}: the model with seed {seed}")
     return states, losses
 

@@ -30,12 +30,13 @@ __all__ = ['Pair', 'Models', 'unlearning_methods', 'check_labels', 'as_data', 't
 Pair = tuple[torch.Tensor, torch.Tensor]
 
 def check_labels(y:torch.Tensor, name:str='labels')->torch.Tensor:
-    "`y` after checking it holds integer class indices (N) or a 0/1 multi-label matrix (N × L); raises `ConfigError` otherwise."
+    "`y` after checking it holds integer class indices (N) or a 0/1 multi-label matrix (N × L); else `ConfigError`."
     if y.ndim == 1 and not (y.is_floating_point() or y.is_complex() or y.dtype == torch.bool): return y
     if y.ndim == 2 and len(y) and bool(((y == 0) | (y == 1)).all()): return y
     if y.ndim == 2 and not len(y): return y
-    raise ConfigError(f"{name} must be integer class indices of shape (N,) or a 0/1 matrix of shape (N, L), got {y.dtype} of shape "
-                      f"{tuple(y.shape)}" + ("; cast whole-number class labels with `y.long()`" if y.ndim == 1 else ''))
+    fix = "; cast whole-number class labels with `y.long()`" if y.ndim == 1 else ''
+    raise ConfigError(f"{name} must be integer class indices of shape (N,) or a 0/1 matrix of shape (N, L), "
+                      f"got {y.dtype} of shape {tuple(y.shape)}{fix}")
 
 def as_data(data, # `(x, y)` tensors, an `ImageData`, a `Dataset` or a `DataLoader`
             name:str='data', # used in error messages
@@ -94,7 +95,7 @@ def last_blocks_parameters(model:nn.Module, k:int)->set[str]:
 # %% ../nbs/03_unlearning.ipynb #51ae73ee
 class UnlearnConfig(Config):
     "Optimisation shared by every method; defaults are the seed's (reference notebooks, notes §A.8)."
-    model_config = ConfigDict(allow_inf_nan=False)   # lr=inf or epochs=nan are refused (every method's config inherits this)
+    model_config = ConfigDict(allow_inf_nan=False)   # lr=inf, epochs=nan refused (every method's config inherits it)
     epochs: float = Field(2.0, gt=0, description='passes over the retain set (NB: 2)')
     lr: float = Field(1e-3, gt=0, description='SGD learning rate (NB: 0.001, a tenth of the original\'s 0.01)')
     momentum: float = Field(0.0, ge=0, lt=1, description='SGD momentum (NB: none)')
@@ -122,8 +123,8 @@ def check_models(model:Models)->list[nn.Module]:
     if not models: raise ConfigError("need at least one model")
     for k, m in enumerate(models):
         if not isinstance(m, nn.Module):
-            fix = (" (a state_dict?): load it into a model first, e.g. `load_models(cfg, [state])[0]` from `vision_unlearning.models`"
-                   if isinstance(m, dict) else '')
+            fix = (" (a state_dict?): load it into a model first, "
+                   "e.g. `vision_unlearning.models.load_models(cfg, [state])[0]`" if isinstance(m, dict) else '')
             raise ConfigError(f"model {k} must be a torch nn.Module, got {type(m).__name__}{fix}")
     return models
 
@@ -202,7 +203,8 @@ def _optimise(models, params, buffers, retain, forget, cfg, phases, engine, dev,
     yf_rand = torch.stack([_random_labels(forget[1], n_out, s) for s in seeds]).to(dev)
     ctx0 = dict(input_range=(retain[0].min().item(), retain[0].max().item()), multilabel=retain[1].ndim == 2)
     opt = torch.optim.SGD([params[k] for k in sorted(names)], lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    gens, who = [torch.Generator().manual_seed(s + 7) for s in seeds], [f"model {k} (seed {s})" for k, s in enumerate(seeds)]
+    gens = [torch.Generator().manual_seed(s + 7) for s in seeds]
+    who = [f"model {k} (seed {s})" for k, s in enumerate(seeds)]
     for i, ph in enumerate(phases):
         steps, rs, fs = _batches(len(retain[0]), len(forget[0]), ph, cfg, seeds, i)
         for g in opt.param_groups: g['lr'] = ph.lr
@@ -228,13 +230,15 @@ def _batch(retain:Pair, forget:Pair, yf_rand:torch.Tensor, ri:torch.Tensor, fi:t
     rows = torch.arange(len(ri), device=ri.device)[:, None]
     b = dict(xr=retain[0][ri], yr=retain[1][ri], xf=forget[0][fi], yf=forget[1][fi], yf_rand=yf_rand[rows, fi])
     if gens is not None:   # one standard-normal batch per model, shaped like its retain batch
-        b['noise'] = torch.stack([torch.randn(b['xr'].shape[1:], generator=g, dtype=b['xr'].dtype) for g in gens]).to(ri.device)
+        shape, dt = b['xr'].shape[1:], b['xr'].dtype
+        b['noise'] = torch.stack([torch.randn(shape, generator=g, dtype=dt) for g in gens]).to(ri.device)
     return b
 
 def _step(engine:str, one:Callable, params:dict, buffers:dict, teacher:dict|None, batch:dict, frac:float)->torch.Tensor:
     "The K models' losses of one step (detached); their gradients are accumulated into the stacked weights."
     if engine == 'vmap':
-        losses = vmap(one, in_dims=(0, 0, None if teacher is None else 0, 0, None), randomness='different')(params, buffers, teacher, batch, frac)
+        dims = (0, 0, None if teacher is None else 0, 0, None)
+        losses = vmap(one, in_dims=dims, randomness='different')(params, buffers, teacher, batch, frac)
         losses.sum().backward(); return losses.detach()
     out = []
     for k in range(len(batch['xr'])):
@@ -255,7 +259,8 @@ unlearning_methods = Registry('unlearning method')
 def _apply(model:Models, retain, forget, cfg:UnlearnConfig, phases:Sequence[Phase], engine:str, device, **kw)->Models:
     "Run `phases` on one model or a list of models with data in any form `as_data` accepts."
     many = isinstance(model, (list, tuple))
-    out = run_phases(check_models(model), as_data(retain, 'retain'), as_data(forget, 'forget'), cfg, phases, engine, device, **kw)
+    data = as_data(retain, 'retain'), as_data(forget, 'forget')
+    out = run_phases(check_models(model), *data, cfg, phases, engine, device, **kw)
     return out if many else out[0]
 
 def unlearn(method:str, # a name in `unlearning_methods`

@@ -55,7 +55,8 @@ class ModelZoo:
 
     def spec(self, subset:np.ndarray, seed:int)->ModelSpec:
         "The `ModelSpec` of the model trained on `subset` with `seed`."
-        return ModelSpec(model=self.model_cfg, train=self.train_cfg, seed=seed, data=self.data_fp, subset=array_fingerprint(check_indices(subset, len(self.x))))
+        subset_fp = array_fingerprint(check_indices(subset, len(self.x)))
+        return ModelSpec(model=self.model_cfg, train=self.train_cfg, seed=seed, data=self.data_fp, subset=subset_fp)
 
     def __repr__(self): return f"ModelZoo({self.model_cfg.widths}, {self.train_cfg.epochs} epochs, {len(self.x)} images, {self.store})"
 
@@ -99,7 +100,8 @@ def random_halves(n_points:int, # size of the pool
 # %% ../nbs/02b_zoo.ipynb #6e84e8c6
 def _check_n(n:int)->int:
     "`n` after checking that it is a whole number of models, at least 1."
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1: raise ConfigError(f"n={n!r} models asked for; n must be a whole number ≥ 1")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ConfigError(f"n={n!r} models asked for; n must be a whole number ≥ 1")
     return int(n)
 
 @patch
@@ -110,7 +112,8 @@ def originals(self:ModelZoo, n:int, seed0:int=0)->list[dict]:
 @patch
 def oracles(self:ModelZoo, retain:np.ndarray, n:int, seed0:int=10_000)->list[dict]:
     "`n` models retrained on `retain` only (seeds `seed0`…; default disjoint from the originals')."
-    return self.train([check_indices(retain, len(self.x), 'retain')] * _check_n(n), list(range(seed0, seed0 + n)), desc='oracles')
+    retain = check_indices(retain, len(self.x), 'retain')
+    return self.train([retain] * _check_n(n), list(range(seed0, seed0 + n)), desc='oracles')
 
 @patch
 def shadows(self:ModelZoo, pool:np.ndarray, n:int, seed:int=0)->tuple[list[dict], np.ndarray]:
