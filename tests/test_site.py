@@ -1,5 +1,5 @@
 """The offline docs site and the README, built the way tools/main.sh --no-exec builds them."""
-import base64, io, json, re, subprocess, sys
+import html, base64, io, json, re, subprocess, sys
 from pathlib import Path
 import pytest
 
@@ -127,12 +127,22 @@ def test_readme_is_generated_from_index(tmp_path):
     assert text == (ROOT/'README.md').read_text(), \
         "README.md is out of date: run `.venv/bin/python tools/build_site.py --readme-only` and commit it"
 
-def test_configs_render_as_field_tables(site):
-    "A pydantic config shows its fields (name, type with bounds, default, description), never `(**data)`."
+def test_signatures_read_as_python(site):
+    "No signature on the site shows nbdev's `kwargs:VAR_KEYWORD`: configs are field tables, errors `class X(Base)`."
     for page in site.glob('*.html'):
-        assert 'VAR_KEYWORD' not in page.read_text(), f"{page.name}: a config still renders as def X(data:VAR_KEYWORD)"
-    html = (site/'nomus_benchmark.html').read_text()
-    sec = html[html.index('<h3 id="nomussetting"'):][:20000]
+        text = html.unescape(re.sub(r'<[^>]+>', '', page.read_text()))
+        for sig in re.findall(r'def \w+\([^()]*\)', text):
+            assert 'VAR_' not in sig, f"{page.name}: {sig!r}"
+    page = (site/'core.html').read_text()
+    assert 'class ConfigError(VisionUnlearningError, ValueError)' in html.unescape(re.sub(r'<[^>]+>', '', page))
+    assert '<table' in page.split('id="config"')[1].split('<h3')[0], "core.html: Config has no field table"
+    page = (site/'nomus_benchmark.html').read_text()
+    sec = page[page.index('<h3 id="nomussetting"'):][:20000]
     assert 'class NomusSetting(Config)' in re.sub(r'<[^>]+>', '', sec)
     for cell in ['<code>n_train</code>', '<code>int ≥ 10</code>', '<code>2000</code>', 'training images (fashion_mnist)']:
         assert cell in sec, f"NomusSetting's field table lacks {cell}"
+
+def test_source_notebooks_carry_no_failure_banner():
+    "A failed run's banner belongs to the executed copy under _build/, never to a committed notebook."
+    for nb in [ROOT/'nbs'/'index.ipynb'] + NBS + sorted((ROOT/'nbs').glob('[!0-9]*.ipynb')):
+        assert 'class=\\"run-failed\\"' not in nb.read_text(), f"{nb.name} carries a main-job failure banner"

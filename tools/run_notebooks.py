@@ -129,6 +129,7 @@ def main(argv=None):
     ap.add_argument('--timeout', type=int, default=None, help='seconds per stage (default: no limit)')
     a = ap.parse_args(argv)
     src, out = Path(a.src).resolve(), Path(a.out).resolve()
+    if out == src: sys.exit(f"run_notebooks: --out {out} is the source folder; executed copies never overwrite the notebooks")
     stages, bench_out, times_p = _stages(a, src), out.parent/'benchmarks', out.parent/'stages.json'
     out.mkdir(parents=True, exist_ok=True); bench_out.mkdir(parents=True, exist_ok=True)
     if not a.names:                                      # a full run leaves no stale copies of renamed notebooks

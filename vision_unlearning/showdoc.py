@@ -49,12 +49,18 @@ def fields_table(model:type[BaseModel], # a pydantic model class (a `Config`, a 
 
 # %% ../nbs/00a_showdoc.ipynb #c7c25cbf
 def _is_model(sym)->bool: return isinstance(sym, type) and issubclass(sym, BaseModel)
+def _is_exception(sym)->bool: return isinstance(sym, type) and issubclass(sym, BaseException)
+
+def _star_params(md:str)->str:
+    "The first code block of `md` with `args:VAR_POSITIONAL` and `kwargs:VAR_KEYWORD` written as `*args`, `**kwargs`."
+    def fix(m): return re.sub(r'\b(\w+):VAR_KEYWORD', r'**\1', re.sub(r'\b(\w+):VAR_POSITIONAL', r'*\1', m[0]))
+    return re.sub(r'```python\n.*?```', fix, md, count=1, flags=re.S)
 
 class ConfigRenderer(BasicMarkdownRenderer):
-    "nbdev's markdown `show_doc` renderer, with pydantic models shown as a table of their fields."
+    "nbdev's markdown `show_doc` renderer: pydantic models as field tables, exceptions as `class X(Base)`, `**kwargs`."
     def _repr_markdown_(self)->str:
-        if not _is_model(self.sym): return super()._repr_markdown_()
-        md = super()._repr_markdown_()
+        md = _star_params(super()._repr_markdown_())
+        if not (_is_model(self.sym) or _is_exception(self.sym)): return md
         bases = ', '.join(b.__name__ for b in self.sym.__bases__)
         md = re.sub(r'```python\n.*?```', f'```python\nclass {self.sym.__name__}({bases})\n```', md, count=1, flags=re.S)
-        return f"{md}\n\n{fields_table(self.sym)}\n"
+        return f"{md}\n\n{fields_table(self.sym)}\n" if _is_model(self.sym) else md
