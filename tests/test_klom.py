@@ -101,3 +101,27 @@ def test_pipeline_grows_n_reusing_stored_models(tmp_path):
     for key, m in r2.margins.items(): torch.testing.assert_close(r3.margins[key][:2], m)
     t = r3.table('nn_24')
     assert list(t.index) == ['Original', 'Oracle (independent)', 'Retrained', 'Fine-tuning'] and np.isfinite(t.values).all()
+
+def test_store_keys_hold_what_the_margins_depend_on(tmp_path, monkeypatch):
+    "A stored model's key holds the points' content, the forget set's indices and a method's validated config, and nothing else."
+    import vision_unlearning.evaluation.klom_benchmark as kb
+    nn = ForgetSetSpec(name='nn_24', builder='nearest_neighbours', params=dict(k=24, anchor=6))
+    s = KlomSetting(name='t', n_train=240, n_val=60, widths=(4,), train=RetrainConfig(epochs=1, lr=0.05, batch_size=64, milestones=()),
+                    forget_sets=(nn,), methods=(MethodSpec(label='Fine-tuning', method='finetune'),))
+    store = ArtifactStore(tmp_path)
+    m = kb.role_margins(s, 'nn_24', 'Fine-tuning', 2, kb.klom_data(s), store)
+    computed = store.stats['computed']; assert computed == 4                 # 2 originals, 2 fine-tuned
+    # another forget set in the setting: the originals and nn_24's models are read, not trained again
+    s2 = s.model_copy(update=dict(forget_sets=(ForgetSetSpec(name='random_12', builder='random', params=dict(size=12)), nn)))
+    torch.testing.assert_close(kb.role_margins(s2, 'nn_24', 'Fine-tuning', 2, kb.klom_data(s2), store), m, rtol=0, atol=0)
+    # the method's defaults spelled out, under another label: the same models
+    s3 = s.model_copy(update=dict(methods=(MethodSpec(label='FT', method='finetune', params=dict(lr=1e-3, seed=42)),)))
+    torch.testing.assert_close(kb.role_margins(s3, 'nn_24', 'FT', 2, kb.klom_data(s3), store), m, rtol=0, atol=0)
+    assert store.stats['computed'] == computed
+    # other images under the same setting (one pixel of every image changed): new models, not the stored ones
+    load = kb.load_fashion_mnist
+    def edited(split):
+        d = load(split); d.x = d.x.clone(); d.x[:, 0, 0, 0] += 1; return d
+    monkeypatch.setattr(kb, 'load_fashion_mnist', edited)
+    kb.role_margins(s, 'nn_24', 'original', 2, kb.klom_data(s), store)
+    assert store.stats['computed'] == computed + 2

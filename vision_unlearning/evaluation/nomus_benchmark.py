@@ -12,11 +12,11 @@ import pandas as pd
 import torch
 from pydantic import Field
 
-from ..core import ArtifactStore, Config, ConfigError, check_choice, get_store, progress
+from ..core import ArtifactStore, Config, ConfigError, array_fingerprint, check_choice, get_store, progress
 from ..data import load_fashion_mnist, load_font_identities
 from ..models import CNNConfig, build_model, as_inputs
 from ..splits import make_split
-from ..unlearning import RetrainConfig, train_from_scratch, unlearn
+from ..unlearning import RetrainConfig, train_from_scratch, unlearn, unlearning_methods
 from .nomus import SEED_TABLES, attack_features, loader_accuracy, score_unlearning
 
 # %% auto #0
@@ -123,7 +123,7 @@ def setting_data(s:NomusSetting)->tuple[dict, int]:
     return (_font_parts if s.data == 'fonts' else _fmnist_parts)(s)
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #cf2e4913
-BENCH_VERSION = '1'   # bump when the training, unlearning or scoring code changes what a result holds
+BENCH_VERSION = '2'   # bump when the training, unlearning or scoring code changes what a result holds
 
 def _batches(pair:tuple, bs:int=1024)->list:
     return [(as_inputs(pair[0][i:i + bs]), pair[1][i:i + bs]) for i in range(0, len(pair[0]), bs)]
@@ -131,9 +131,11 @@ def _batches(pair:tuple, bs:int=1024)->list:
 def _template(s:NomusSetting, n_out:int)->torch.nn.Module:
     return build_model(CNNConfig(widths=s.widths, n_classes=n_out, input_size=32 if s.data == 'fonts' else 28), s.seed)
 
-def _data_key(s:NomusSetting)->dict:
-    "What determines the data and the original model: everything but the name and the methods."
-    return s.model_dump(mode='json', exclude={'name', 'methods'})
+def _data_key(s:NomusSetting, data:tuple)->dict:
+    "What determines the original model: the setting but its name and methods, and the content of the five parts."
+    parts, n_out = data
+    return dict(setting=s.model_dump(mode='json', exclude={'name', 'methods'}), n_out=n_out,
+                parts={k: [array_fingerprint(x), array_fingerprint(y)] for k, (x, y) in parts.items()})
 
 def original_model(s:NomusSetting, store:ArtifactStore|None=None, data:tuple|None=None)->tuple[torch.nn.Module, float]:
     "The setting's original model (trained on train = retain ∪ forget with `s.train`) and its training seconds."
@@ -141,7 +143,7 @@ def original_model(s:NomusSetting, store:ArtifactStore|None=None, data:tuple|Non
     def compute():
         t0 = time.perf_counter(); trained = train_from_scratch(m, parts['train'], s.train)
         return dict(state=trained.state_dict(), seconds=time.perf_counter() - t0)
-    out = (store or get_store()).load_or_compute('nomus_original', _data_key(s), compute, version=BENCH_VERSION)
+    out = (store or get_store()).load_or_compute('nomus_original', _data_key(s, (parts, n_out)), compute, version=BENCH_VERSION)
     m.load_state_dict(out['state']); return m.eval(), out['seconds']
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #96a98160
@@ -155,9 +157,11 @@ def score_row(model:torch.nn.Module, parts:dict, label:str, seconds:float, lam:f
                nomus=sc.nomus, seconds=seconds, forget_loss=float(fl.mean()), unseen_loss=float(ul.mean()))
     return dict(row=row, forget_losses=torch.tensor(fl), unseen_losses=torch.tensor(ul))
 
-def _result_key(s:NomusSetting, spec:MethodSpec|None)->dict:
-    "Store key of one row of setting `s` (`spec` None: the original model)."
-    return dict(data=_data_key(s), method='original' if spec is None else spec.model_dump(mode='json'))
+def _result_key(s:NomusSetting, spec:MethodSpec|None, data:tuple)->dict:
+    "Store key of one row of setting `s` (`spec` None: the original model): the data, and the method's label and validated config."
+    if spec is None: return dict(data=_data_key(s, data), method='original')
+    cfg = unlearning_methods.config(spec.method, **spec.params)    # defaults included: a changed default is a new key
+    return dict(data=_data_key(s, data), method=dict(label=spec.label, name=spec.method, config=cfg.model_dump(mode='json')))
 
 def table_specs(s:NomusSetting)->dict[str, MethodSpec|None]:
     "The rows of a setting's table by label: Original (None), Retrained (with the original's recipe), then `s.methods`."
@@ -172,7 +176,7 @@ def run_method(s:NomusSetting, spec:MethodSpec|None, store:ArtifactStore|None=No
         if spec is None: return score_row(orig, parts, 'Original', secs)
         t0 = time.perf_counter(); m = unlearn(spec.method, orig, parts['retain'], parts['forget'], **spec.params)
         return score_row(m, parts, spec.label, time.perf_counter() - t0)
-    return (store or get_store()).load_or_compute('nomus_result', _result_key(s, spec), compute, version=BENCH_VERSION)
+    return (store or get_store()).load_or_compute('nomus_result', _result_key(s, spec, data), compute, version=BENCH_VERSION)
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #7407a809
 def run_setting(s:NomusSetting, store:ArtifactStore|None=None, lam:float=0.5)->pd.DataFrame:
@@ -189,10 +193,12 @@ def nomus_benchmark(settings=None, # `NomusSetting`s or names in `SETTINGS`; def
     settings = [SETTINGS[s] if isinstance(s, str) else s for s in (settings or list(SETTINGS))]
     return {s.name: run_setting(s, store) for s in settings}
 
-def stored_result(s:NomusSetting, label:str, store:ArtifactStore|None=None)->dict|None:
+def stored_result(s:NomusSetting, label:str, store:ArtifactStore|None=None,
+                  data:tuple|None=None, # `setting_data(s)`, if at hand
+                 )->dict|None:
     "The stored result (row and per-sample losses) of row `label` of setting `s`, or None before `run_setting`."
     specs = table_specs(s); check_choice('label', label, list(specs))
-    return (store or get_store()).get('nomus_result', _result_key(s, specs[label]), version=BENCH_VERSION)
+    return (store or get_store()).get('nomus_result', _result_key(s, specs[label], data or setting_data(s)), version=BENCH_VERSION)
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #2ea29770
 SEED_LABELS = {'Original': 'Original', 'Retrained': 'Retrained', 'Fine-tuning': 'FineTuning', 'CF-2': 'CF3', 'Grad Asc': 'GradAsc',
@@ -230,10 +236,12 @@ def nomus_explorer(settings=None, store:ArtifactStore|None=None):
     from IPython.display import display
     settings = {s: SETTINGS[s] for s in (settings or SETTINGS)}
     pick_s, pick_m, out = W.Dropdown(options=list(settings), description='setting'), W.Dropdown(description='method'), W.Output()
+    data = {}   # setting name → its data, rendered once
     def _methods(_=None): pick_m.options = list(table_specs(settings[pick_s.value]))
     def _show(_=None):
         if pick_m.value is None: return
-        r = stored_result(settings[pick_s.value], pick_m.value, store); out.clear_output(wait=True)
+        if pick_s.value not in data: data[pick_s.value] = setting_data(settings[pick_s.value])
+        r = stored_result(settings[pick_s.value], pick_m.value, store, data[pick_s.value]); out.clear_output(wait=True)
         with out:
             if r is None: return print('not computed yet: run `nomus_benchmark` first')
             fig, ax = plt.subplots(figsize=(6, 3))
