@@ -6,6 +6,7 @@ import torch
 from scipy import stats
 
 from vision_unlearning.core import ArtifactStore, ConfigError, DataNotFoundError, InsufficientSamplesError, NonFiniteError
+from vision_unlearning.core import test_raises as raises_with   # aliased: pytest would collect `test_raises`
 from vision_unlearning.evaluation.klom import (KlomRelease, binned_kl, klom, klom_from_logits, margin_histograms,
                                                reference_binned_kl, release_klom)
 from vision_unlearning.evaluation.klom_benchmark import ForgetSetSpec, KlomSetting, klom_benchmark
@@ -125,3 +126,8 @@ def test_store_keys_hold_what_the_margins_depend_on(tmp_path, monkeypatch):
     monkeypatch.setattr(kb, 'load_fashion_mnist', edited)
     kb.role_margins(s, 'nn_24', 'original', 2, kb.klom_data(s), store)
     assert store.stats['computed'] == computed + 2
+
+def test_sanity_band_must_be_finite_and_nonnegative():
+    "A negative, NaN or infinite band would make every row 'on the floor' or none: ConfigError names the value."
+    from vision_unlearning.evaluation.klom_benchmark import sanity
+    for bad in (-0.1, float('nan'), float('inf')): raises_with(lambda: sanity(None, delta=bad), ConfigError, f'delta={bad}')

@@ -59,8 +59,8 @@ def _star_params(md:str)->str:
 class ConfigRenderer(BasicMarkdownRenderer):
     "nbdev's markdown `show_doc` renderer: pydantic models as field tables, exceptions as `class X(Base)`, `**kwargs`."
     def _repr_markdown_(self)->str:
-        md = _star_params(super()._repr_markdown_())
-        if not (_is_model(self.sym) or _is_exception(self.sym)): return md
+        md = super()._repr_markdown_()
+        if not (_is_model(self.sym) or _is_exception(self.sym)): return _star_params(md)
         bases = ', '.join(b.__name__ for b in self.sym.__bases__)
         md = re.sub(r'```python\n.*?```', f'```python\nclass {self.sym.__name__}({bases})\n```', md, count=1, flags=re.S)
         return f"{md}\n\n{fields_table(self.sym)}\n" if _is_model(self.sym) else md

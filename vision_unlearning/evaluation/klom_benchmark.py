@@ -96,7 +96,7 @@ def _model_key(s:KlomSetting, d:KlomData, role:str, k:int, forget:str|None=None,
     if role == 'original': return dict(key, seed=SEEDS['original'] + k)
     key['forget'] = array_fingerprint(np.asarray(d.forget[forget], dtype=np.int64))
     if spec is None: return dict(key, seed=SEEDS[role] + k)
-    cfg = unlearning_methods.config(spec.method, **spec.params)    # defaults included: a changed default is a new key
+    cfg = spec.config()    # defaults included: a changed default is a new key
     return dict(key, method=spec.method, config=cfg.model_dump(mode='json'), seed=cfg.seed + k, original=_model_key(s, d, 'original', k))
 
 def _runs(ks:list[int])->list[tuple[int, int]]:
@@ -145,7 +145,7 @@ def role_margins(s:KlomSetting, forget:str, role:str, n:int, d:KlomData, store:A
             return [dict(margins=mg) for mg in _margins_of(s, ms, d)]
         key = lambda k: _model_key(s, d, role, k, forget)
     else:
-        spec = labels[role]; seed0 = unlearning_methods.config(spec.method, **spec.params).seed
+        spec = labels[role]; seed0 = spec.config().seed
         def compute(a, b):
             ms = unlearn(spec.method, originals(s, b, d, store)[0][a:b], retain, forget_part, **{**spec.params, 'seed': seed0 + a})
             return [dict(margins=mg) for mg in _margins_of(s, ms, d)]
@@ -215,6 +215,7 @@ def sanity(run:KlomRun,
            delta:float=0.3, # nats a group's mean KLOM may move between two draws of models (see the text)
           )->pd.DataFrame:
     "Per forget set, row (Original, Retrained) and group: mean KLOM excess over the independent-oracle floor, its se over points, on the floor?"
+    if not (np.isfinite(delta) and delta >= 0): raise ConfigError(f"delta={delta}: the band must be a finite number of nats ≥ 0")
     rows = []
     for f in run.forget_sets():
         floor = run.results[(f, 'Oracle (independent)')]

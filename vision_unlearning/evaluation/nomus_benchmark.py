@@ -32,6 +32,10 @@ class MethodSpec(Config):
     method: str
     params: dict = Field(default_factory=dict)
 
+    def config(self)->Config:
+        "The method's validated config with its defaults filled in (`ConfigError` names an unknown method or parameter)."
+        return unlearning_methods.config(self.method, **self.params)
+
 class NomusSetting(Config):
     "One benchmark setting: data, task, forget set, model, the original's recipe and the methods compared."
     name: str
@@ -160,7 +164,7 @@ def score_row(model:torch.nn.Module, parts:dict, label:str, seconds:float, lam:f
 def _result_key(s:NomusSetting, spec:MethodSpec|None, data:tuple)->dict:
     "Store key of one row of setting `s` (`spec` None: the original model): the data, and the method's label and validated config."
     if spec is None: return dict(data=_data_key(s, data), method='original')
-    cfg = unlearning_methods.config(spec.method, **spec.params)    # defaults included: a changed default is a new key
+    cfg = spec.config()    # defaults included: a changed default is a new key
     return dict(data=_data_key(s, data), method=dict(label=spec.label, name=spec.method, config=cfg.model_dump(mode='json')))
 
 def table_specs(s:NomusSetting)->dict[str, MethodSpec|None]:
