@@ -7,18 +7,21 @@ import numpy as np, torch, pytest
 from vision_unlearning.core import ArtifactStore
 from vision_unlearning.data import load_fashion_mnist
 from vision_unlearning.models import CNNConfig, TrainConfig, fit, predict_logits, accuracy
+from vision_unlearning.unlearning import RetrainConfig
 from vision_unlearning.zoo import ModelZoo
 
 TINY, SHORT = CNNConfig(widths=(4, 8)), TrainConfig(epochs=1, batch_size=128)
+RECIPE = RetrainConfig(epochs=1, lr=0.05, milestones=(), batch_size=128)
 
 JOB = textwrap.dedent('''
     import sys, numpy as np
     from vision_unlearning.core import ArtifactStore
     from vision_unlearning.data import load_fashion_mnist
-    from vision_unlearning.models import CNNConfig, TrainConfig
+    from vision_unlearning.models import CNNConfig
+    from vision_unlearning.unlearning import RetrainConfig
     from vision_unlearning.zoo import ModelZoo
     tr = load_fashion_mnist('train')
-    zoo = ModelZoo(CNNConfig(widths=(4, 8)), TrainConfig(epochs=1, batch_size=128), tr.x[:1500], tr.y[:1500],
+    zoo = ModelZoo(CNNConfig(widths=(4, 8)), RetrainConfig(epochs=1, lr=0.05, milestones=(), batch_size=128), tr.x[:1500], tr.y[:1500],
                    store=ArtifactStore(sys.argv[1]), chunk_size=1)
     zoo.train([np.arange(1500)] * 64, list(range(64)))
 ''')
@@ -34,7 +37,7 @@ def test_zoo_killed_resumes(tmp_path):
     done = _stored(tmp_path)
     assert 3 <= done < 64, f"expected to kill the job mid-way, {done} models stored"
     tr = load_fashion_mnist('train')
-    zoo = ModelZoo(TINY, SHORT, tr.x[:1500], tr.y[:1500], store=ArtifactStore(tmp_path), chunk_size=16)
+    zoo = ModelZoo(TINY, RECIPE, tr.x[:1500], tr.y[:1500], store=ArtifactStore(tmp_path), chunk_size=16)
     states = zoo.train([np.arange(1500)] * 8, list(range(8)))
     assert zoo.store.stats['corrupt'] == 0
     assert zoo.store.stats['computed'] == max(0, 8 - done)

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import warnings
 import concurrent.futures as cf, multiprocessing as mp, resource, time
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -14,53 +14,115 @@ import torch
 from pydantic import ConfigDict, Field
 
 from fastcore.basics import patch
-from .core import (Config, ConfigError, InsufficientSamplesError, ArtifactStore, array_fingerprint, fingerprint,
-                                    get_device, get_store, progress)
+from .core import (Config, ConfigError, InsufficientSamplesError, ArtifactStore, array_fingerprint,
+                                    fingerprint, get_device, get_store, progress)
 from . import models
 from .data import check_images, check_indices
 from .models import (CNNConfig, TrainConfig, Engine, fit, predict_logits, accuracy, as_inputs,
-                                      build_model, check_finite_state, n_params)
+                                      build_model, check_finite_state, load_models, n_params)
+from .unlearning import RetrainConfig, train_from_scratch, unlearning_methods
 
 # %% auto #0
 __all__ = ['MODEL_VERSION', 'ModelSpec', 'ModelZoo', 'random_halves', 'run_isolated', 'ZooBenchConfig', 'size_accuracy_table',
            'choose_default', 'engine_table', 'budget_check', 'matmul_gflops', 'step_gflops', 'zoo_benchmark']
 
 # %% ../nbs/02b_zoo.ipynb #30728070
-MODEL_VERSION = '3'   # bump when `SmallCNN`, `fit` or `TrainConfig` change what a spec trains to
+MODEL_VERSION = '4'   # bump when the nets, `train_from_scratch` or a method change what a spec gives
 
 class ModelSpec(Config):
-    "Everything that determines one trained model; its fingerprint is the model's artifact key."
+    "Everything that determines one model; its fingerprint, `key`, is the model's artifact key."
     model: CNNConfig
-    train: TrainConfig
-    seed: int = Field(ge=0)
+    recipe: RetrainConfig = Field(description='how the model (an unlearned model: its parent) was trained; seed unused')
+    seed: int = Field(ge=0, description="the model's own seed: its weights and batches, or its method's randomness")
     data: str = Field(description='fingerprint of the training images and labels')
-    subset: str = Field(description='fingerprint of the indices the model trained on')
+    subset: str = Field(description='fingerprint of the indices trained on (an unlearned model: its parent\'s)')
+    parent: str|None = Field(None, description="key of the parent model (unlearned models only)")
+    method: str|None = Field(None, description='name of the unlearning method (unlearned models only)')
+    config: dict|None = Field(None, description="the method's validated config, defaults filled in, `seed` its own")
+    forget: str|None = Field(None, description='fingerprint of the forget indices (unlearned models only)')
+
+    @property
+    def key(self)->str:
+        "The model's artifact key: the spec's fingerprint."
+        return self.fingerprint()
 
 # %% ../nbs/02b_zoo.ipynb #aef6695b
 class ModelZoo:
-    "K models of one architecture on index subsets of one training set, cached and resumable."
+    "The one producer of models: one architecture, one training set; models trained or unlearned, cached one by one."
     def __init__(self, model_cfg:CNNConfig, # architecture of every model
-                 train_cfg:TrainConfig, # optimisation of every model
+                 recipe:RetrainConfig, # how every trained model is trained (`train_from_scratch`)
                  x:torch.Tensor, # training images, N×C×H×W
-                 y:torch.Tensor, # training labels, N
+                 y:torch.Tensor, # training labels, N (classes) or N×L (multi-label 0/1)
                  store:ArtifactStore|None=None, # artifact store; default `get_store()`
-                 engine:Engine='auto', # training engine, see `fit`
+                 engine:str='auto', # 'auto', 'loop' or 'vmap', see `run_phases`
                  device:str|None='auto', # see `get_device`
-                 chunk_size:int=8, # models trained together before they are stored
+                 chunk_size:int=8, # models made together before they are stored
                 ):
         if chunk_size < 1: raise ConfigError(f"chunk_size={chunk_size} must be at least 1")
-        self.model_cfg, self.train_cfg, self.x, self.y = model_cfg, train_cfg, check_images(x, 'x'), y
+        if not isinstance(recipe, RetrainConfig):
+            raise ConfigError(f"recipe must be a RetrainConfig, got {type(recipe).__name__}")
+        self.model_cfg, self.recipe, self.x, self.y = model_cfg, recipe.model_copy(update=dict(seed=0)), check_images(x, 'x'), y
         self.store, self.engine, self.device, self.chunk_size = store or get_store(), engine, device, chunk_size
         self.data_fp = fingerprint([array_fingerprint(x), array_fingerprint(y)])
 
     def spec(self, subset:np.ndarray, seed:int)->ModelSpec:
         "The `ModelSpec` of the model trained on `subset` with `seed`."
         subset_fp = array_fingerprint(check_indices(subset, len(self.x)))
-        return ModelSpec(model=self.model_cfg, train=self.train_cfg, seed=seed, data=self.data_fp, subset=subset_fp)
+        return ModelSpec(model=self.model_cfg, recipe=self.recipe, seed=seed, data=self.data_fp, subset=subset_fp)
 
-    def __repr__(self): return f"ModelZoo({self.model_cfg.widths}, {self.train_cfg.epochs} epochs, {len(self.x)} images, {self.store})"
+    def __repr__(self):
+        return f"ModelZoo({self.model_cfg.widths}, {self.recipe.epochs:g} epochs, {len(self.x)} images, {self.store})"
+
+# %% ../nbs/02b_zoo.ipynb #b1c2d3e4
+def _group(sp:ModelSpec)->str:
+    "What the models of one chunk share: everything in the spec but the seed and the parent."
+    cfg = None if sp.config is None else {k: v for k, v in sp.config.items() if k != 'seed'}
+    return fingerprint(dict(sp.model_dump(mode='json', exclude={'seed', 'parent', 'config'}), config=cfg))
+
+def _chunks(specs:Sequence[ModelSpec], todo:Sequence[int], size:int)->list[list[int]]:
+    "Indices `todo` into `specs`, in chunks of at most `size` that share `_group` and have consecutive seeds."
+    out, last = [], None
+    for i in sorted(todo, key=lambda i: (_group(specs[i]), specs[i].seed)):
+        g = _group(specs[i])
+        if out and len(out[-1]) < size and last == (g, specs[i].seed - 1): out[-1].append(i)
+        else: out.append([i])
+        last = (g, specs[i].seed)
+    return out
+
+def _timed(fn:Callable, args:tuple, kwargs:dict)->tuple[list[dict], float]:
+    "`state_dict`s of the models `fn(*args, **kwargs)` returns, and the call's wall seconds (a job's body)."
+    t0 = time.perf_counter(); out = fn(*args, **kwargs)
+    return [m.state_dict() for m in out], time.perf_counter() - t0
 
 # %% ../nbs/02b_zoo.ipynb #f42413d5
+@patch
+def put_many(self:ModelZoo, specs:Sequence[ModelSpec], states:Sequence[dict], seconds:float, desc:str='zoo')->list[dict]:
+    "Store each of `states` under its spec with its share of `seconds`, after checking it is finite; the stored items."
+    out = []
+    for sp, st in zip(specs, states):
+        def item(st=st, sp=sp):
+            check_finite_state(st, f"{desc}: the model with seed {sp.seed}")
+            return dict(state=st, seconds=seconds / len(specs))
+        out.append(self.store.load_or_compute('model', sp, item, version=MODEL_VERSION))
+    return out
+
+@patch
+def get_many(self:ModelZoo, specs:Sequence[ModelSpec], # the models wanted
+             job:Callable[[list[int]], tuple], # chunk (indices into `specs`) → (fn, args, kwargs) making its models
+             desc:str='zoo', # progress-bar label
+             executor=None, # optional: runs chunks as jobs via `executor.submit` (concurrent.futures, submitit)
+            )->list[dict]:
+    "Stored items ({state, seconds}) of `specs`; the missing ones made chunk by chunk by `job` and stored as they come."
+    items = [self.store.get('model', sp, version=MODEL_VERSION) for sp in specs]
+    chunks = _chunks(specs, [i for i, it in enumerate(items) if it is None], self.chunk_size)
+    n = sum(map(len, chunks))
+    runs = ((_timed(*job(c)) for c in chunks) if executor is None else [executor.submit(_timed, *job(c)) for c in chunks])
+    for chunk, run in progress(zip(chunks, runs), desc=f"{desc}: {n} of {len(specs)} to make", total=len(chunks)):
+        states, secs = run if executor is None else run.result()
+        for i, it in zip(chunk, self.put_many([specs[i] for i in chunk], states, secs, desc)): items[i] = it
+    return items
+
+# %% ../nbs/02b_zoo.ipynb #a1b2c3d4
 @patch
 def train(self:ModelZoo,
           subsets:Sequence[np.ndarray], # per model: the training indices
@@ -72,18 +134,12 @@ def train(self:ModelZoo,
     if len(subsets) != len(seeds): raise ConfigError(f"got {len(subsets)} subsets but {len(seeds)} seeds")
     subsets = [check_indices(s, len(self.x), f"subsets[{i}]") for i, s in enumerate(subsets)]
     specs = [self.spec(s, seed) for s, seed in zip(subsets, seeds)]
-    states = [self.store.get('model', sp, version=MODEL_VERSION) for sp in specs]
-    todo = [i for i, s in enumerate(states) if s is None]
-    chunks = [todo[c:c + self.chunk_size] for c in range(0, len(todo), self.chunk_size)]
-    def job(chunk): return (self.model_cfg, self.train_cfg, self.x, self.y, [subsets[i] for i in chunk], [seeds[i] for i in chunk])
-    opts = dict(engine=self.engine, device=self.device, desc=desc)
-    runs = (fit(*job(c), **opts) for c in chunks) if executor is None else [executor.submit(fit, *job(c), **opts) for c in chunks]
-    for chunk, run in progress(zip(chunks, runs), desc=f"{desc}: {len(todo)} of {len(specs)} to train", total=len(chunks)):
-        new, _ = run if executor is None else run.result()
-        for i, st in zip(chunk, new):
-            ok = lambda st=st, i=i: check_finite_state(st, f"{desc}: the model with seed {seeds[i]}")
-            states[i] = self.store.load_or_compute('model', specs[i], ok, version=MODEL_VERSION)
-    return states
+    def job(chunk):
+        i = chunk[0]; data = (self.x[subsets[i]], self.y[subsets[i]])
+        template = [build_model(self.model_cfg, 0)] * len(chunk)
+        recipe = self.recipe.model_copy(update=dict(seed=seeds[i]))   # model j of the chunk: seed seeds[i] + j
+        return train_from_scratch, (template, data, recipe), dict(engine=self.engine, device=self.device)
+    return [it['state'] for it in self.get_many(specs, job, desc, executor)]
 
 # %% ../nbs/02b_zoo.ipynb #8f2b997e
 def random_halves(n_points:int, # size of the pool
@@ -121,7 +177,53 @@ def shadows(self:ModelZoo, pool:np.ndarray, n:int, seed:int=0)->tuple[list[dict]
     pool = check_indices(pool, len(self.x), 'pool'); keep = random_halves(len(pool), n, seed)
     return self.train([pool[k] for k in keep], [20_000 + seed * 1_000 + i for i in range(n)], desc='shadows'), keep
 
+# %% ../nbs/02b_zoo.ipynb #d0e1f2a3
+def _unlearn(method:str, models:list, retain:tuple, forget:tuple, cfg:Config, engine:str, device:str|None)->list:
+    "One chunk of unlearned models (a job's body): the registered `method` with its validated `cfg`."
+    return unlearning_methods[method].obj(models, retain, forget, cfg, engine=engine, device=device)
+
+@patch
+def unlearned(self:ModelZoo, method:str, # a name in `unlearning_methods`
+              params:dict, # the method's parameters; model k uses its `seed` + k
+              forget:np.ndarray, # indices (into the zoo's images) to forget; a part of `subset`
+              parent_seeds:Sequence[int], # the parents' seeds: models trained on `subset`
+              subset:np.ndarray|None=None, # the parents' training indices; default all images
+              desc:str='unlearned', executor=None,
+             )->list[dict]:
+    "`state_dict`s of the parents (trained on `subset`) unlearned by `method`; only the missing ones are made."
+    cfg = unlearning_methods.config(method, **params)
+    subset = np.arange(len(self.x)) if subset is None else check_indices(subset, len(self.x), 'subset')
+    forget = check_indices(forget, len(self.x), 'forget')
+    if not np.isin(forget, subset).all(): raise ConfigError("forget indices must all lie in the parents' subset")
+    parents = [self.spec(subset, s) for s in parent_seeds]
+    cfgs = [cfg.model_copy(update=dict(seed=cfg.seed + k)) for k in range(len(parents))]
+    specs = [p.model_copy(update=dict(parent=p.key, method=method, config=c.model_dump(mode='json'), seed=c.seed,
+                                      forget=array_fingerprint(forget))) for p, c in zip(parents, cfgs)]
+    retain = np.setdiff1d(subset, forget)
+    def job(chunk):
+        states = self.train([subset] * len(chunk), [parent_seeds[i] for i in chunk], desc=f"{desc}: parents")
+        parts = (self.x[retain], self.y[retain]), (self.x[forget], self.y[forget])
+        return _unlearn, (method, load_models(self.model_cfg, states, 'cpu'), *parts, cfgs[chunk[0]], self.engine, self.device), {}
+    return [it['state'] for it in self.get_many(specs, job, desc, executor)]
+
 # %% ../nbs/02b_zoo.ipynb #8c1191ba
+@patch
+def logits(self:ModelZoo, specs:Sequence[ModelSpec], # stored models of this zoo
+           x:torch.Tensor, # N images
+           desc:str='logits')->torch.Tensor:
+    "Logits (models × N × classes) of the stored models `specs` on `x`, cached per model and image set."
+    pts = array_fingerprint(x); keys = [dict(model=sp.key, points=pts) for sp in specs]
+    out = [self.store.get('logits', k, version=MODEL_VERSION) for k in keys]
+    todo = [i for i, o in enumerate(out) if o is None]
+    for c in progress([todo[a:a + 64] for a in range(0, len(todo), 64)], desc=desc):
+        items = [self.store.get('model', specs[i], version=MODEL_VERSION) for i in c]
+        if missing := [specs[i].seed for i, it in zip(c, items) if it is None]:
+            raise ConfigError(f"{len(missing)} model(s) (seeds {missing[:5]}) are not in the store: make them first "
+                              "with `train`, `originals`, `oracles`, `shadows` or `unlearned`")
+        z = predict_logits(self.model_cfg, [it['state'] for it in items], x, device=self.device)
+        for i, zi in zip(c, z): out[i] = self.store.load_or_compute('logits', keys[i], lambda zi=zi: zi, version=MODEL_VERSION)
+    return torch.stack(out)
+
 @patch
 def margins(self:ModelZoo, states:Sequence[dict], x:torch.Tensor, y:torch.Tensor)->torch.Tensor:
     "Margins (models × points) of `states` on (`x`, `y`)."
