@@ -124,6 +124,12 @@ def get_many(self:ModelZoo, specs:Sequence[ModelSpec], # the models wanted
 
 # %% ../nbs/02b_zoo.ipynb #a1b2c3d4
 @patch
+def trained_specs(self:ModelZoo, subsets:Sequence[np.ndarray], seeds:Sequence[int])->list[ModelSpec]:
+    "The specs of the models trained on `subsets` with `seeds` (indices checked first)."
+    if len(subsets) != len(seeds): raise ConfigError(f"got {len(subsets)} subsets but {len(seeds)} seeds")
+    return [self.spec(check_indices(s, len(self.x), f"subsets[{i}]"), seed) for i, (s, seed) in enumerate(zip(subsets, seeds))]
+
+@patch
 def train(self:ModelZoo,
           subsets:Sequence[np.ndarray], # per model: the training indices
           seeds:Sequence[int], # per model: its seed
@@ -131,15 +137,14 @@ def train(self:ModelZoo,
           executor=None, # optional: runs chunks as jobs via `executor.submit` (concurrent.futures, submitit)
          )->list[dict]:
     "`state_dict`s of the models on (`subsets`, `seeds`), training and storing only those not yet stored."
-    if len(subsets) != len(seeds): raise ConfigError(f"got {len(subsets)} subsets but {len(seeds)} seeds")
-    subsets = [check_indices(s, len(self.x), f"subsets[{i}]") for i, s in enumerate(subsets)]
-    specs = [self.spec(s, seed) for s, seed in zip(subsets, seeds)]
+    specs = self.trained_specs(subsets, seeds)
     def job(chunk):
-        i = chunk[0]; data = (self.x[subsets[i]], self.y[subsets[i]])
+        i = chunk[0]; sub = np.asarray(subsets[i]); data = (self.x[sub], self.y[sub])
         template = [build_model(self.model_cfg, 0)] * len(chunk)
         recipe = self.recipe.model_copy(update=dict(seed=seeds[i]))   # model j of the chunk: seed seeds[i] + j
         return train_from_scratch, (template, data, recipe), dict(engine=self.engine, device=self.device)
     return [it['state'] for it in self.get_many(specs, job, desc, executor)]
+
 
 # %% ../nbs/02b_zoo.ipynb #8f2b997e
 def random_halves(n_points:int, # size of the pool
@@ -183,6 +188,21 @@ def _unlearn(method:str, models:list, retain:tuple, forget:tuple, cfg:Config, en
     return unlearning_methods[method].obj(models, retain, forget, cfg, engine=engine, device=device)
 
 @patch
+def unlearned_specs(self:ModelZoo, method:str, params:dict, forget:np.ndarray, parent_seeds:Sequence[int],
+                    subset:np.ndarray|None=None)->list[ModelSpec]:
+    "The specs of `unlearned(method, params, forget, parent_seeds, subset)`: everything checked, nothing made."
+    cfg = unlearning_methods.config(method, **params)
+    subset = np.arange(len(self.x)) if subset is None else check_indices(subset, len(self.x), 'subset')
+    forget = check_indices(forget, len(self.x), 'forget')
+    if not np.isin(forget, subset).all(): raise ConfigError("forget indices must all lie in the parents' subset")
+    specs = []
+    for k, p in enumerate(self.spec(subset, s) for s in parent_seeds):
+        c = cfg.model_copy(update=dict(seed=cfg.seed + k))
+        specs.append(p.model_copy(update=dict(parent=p.key, method=method, config=c.model_dump(mode='json'),
+                                              seed=c.seed, forget=array_fingerprint(forget))))
+    return specs
+
+@patch
 def unlearned(self:ModelZoo, method:str, # a name in `unlearning_methods`
               params:dict, # the method's parameters; model k uses its `seed` + k
               forget:np.ndarray, # indices (into the zoo's images) to forget; a part of `subset`
@@ -191,20 +211,16 @@ def unlearned(self:ModelZoo, method:str, # a name in `unlearning_methods`
               desc:str='unlearned', executor=None,
              )->list[dict]:
     "`state_dict`s of the parents (trained on `subset`) unlearned by `method`; only the missing ones are made."
-    cfg = unlearning_methods.config(method, **params)
-    subset = np.arange(len(self.x)) if subset is None else check_indices(subset, len(self.x), 'subset')
-    forget = check_indices(forget, len(self.x), 'forget')
-    if not np.isin(forget, subset).all(): raise ConfigError("forget indices must all lie in the parents' subset")
-    parents = [self.spec(subset, s) for s in parent_seeds]
-    cfgs = [cfg.model_copy(update=dict(seed=cfg.seed + k)) for k in range(len(parents))]
-    specs = [p.model_copy(update=dict(parent=p.key, method=method, config=c.model_dump(mode='json'), seed=c.seed,
-                                      forget=array_fingerprint(forget))) for p, c in zip(parents, cfgs)]
-    retain = np.setdiff1d(subset, forget)
+    specs = self.unlearned_specs(method, params, forget, parent_seeds, subset)
+    subset = np.arange(len(self.x)) if subset is None else np.asarray(subset)
+    forget = np.asarray(forget); retain = np.setdiff1d(subset, forget)
     def job(chunk):
         states = self.train([subset] * len(chunk), [parent_seeds[i] for i in chunk], desc=f"{desc}: parents")
         parts = (self.x[retain], self.y[retain]), (self.x[forget], self.y[forget])
-        return _unlearn, (method, load_models(self.model_cfg, states, 'cpu'), *parts, cfgs[chunk[0]], self.engine, self.device), {}
+        cfg = unlearning_methods.config(method, **specs[chunk[0]].config)
+        return _unlearn, (method, load_models(self.model_cfg, states, 'cpu'), *parts, cfg, self.engine, self.device), {}
     return [it['state'] for it in self.get_many(specs, job, desc, executor)]
+
 
 # %% ../nbs/02b_zoo.ipynb #8c1191ba
 @patch
