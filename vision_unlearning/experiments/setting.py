@@ -18,8 +18,8 @@ from ..unlearning import RetrainConfig, unlearning_methods
 from ..zoo import ModelSpec, ModelZoo
 
 # %% auto #0
-__all__ = ['RESERVED_ROWS', 'ForgetSetSpec', 'MethodSpec', 'RoleSeeds', 'Setting', 'Row', 'rows', 'SettingData', 'row_specs',
-           'row_models', 'row_logits']
+__all__ = ['RESERVED_ROWS', 'ForgetSetSpec', 'MethodSpec', 'RoleSeeds', 'Setting', 'Row', 'rows', 'seed_methods', 'SettingData',
+           'row_specs', 'row_models', 'row_logits']
 
 # %% ../../nbs/05_experiment.ipynb #0a855250
 class ForgetSetSpec(Config):
@@ -90,6 +90,23 @@ def rows(s:Setting)->dict[str, Row]:
     retrained = MethodSpec(label='Retrained', method='retrain', params=s.recipe.model_dump())
     out = [Row('Original', 'original'), Row('Oracle (independent)', 'independent'), Row('Retrained', 'method', retrained)]
     return {r.label: r for r in out + [Row(m.label, 'method', m) for m in s.methods]}
+
+# %% ../../nbs/05_experiment.ipynb #6152e319
+def seed_methods(setting:Literal['mufac', 'mucac_multilabel', 'mucac_binary']='mufac')->tuple[MethodSpec, ...]:
+    "The seed's seven method columns with that setting's recipe, then random labels, SalUn and l1-sparse."
+    check_choice('setting', setting, ['mufac', 'mucac_multilabel', 'mucac_binary'])
+    neg = dict(mufac='retain', mucac_multilabel='forget', mucac_binary='retain')[setting]
+    adv = 'retain' if setting == 'mufac' else 'forget'
+    scrub = dict(mufac={}, mucac_multilabel=dict(forget_pass=False), mucac_binary=dict(lr=1e-4, epochs=1))[setting]
+    S = MethodSpec
+    return (S(label='Fine-tuning', method='finetune'), S(label='CF-2', method='cf_k', params=dict(k=2)),
+            S(label='Grad Asc', method='neggrad', params=dict(loop=neg)),
+            S(label='UNSIR Stage 1', method='unsir', params=dict(stage=1)),
+            S(label='UNSIR Stage 2', method='unsir', params=dict(stage=2)),
+            S(label='SCRUB', method='scrub', params=scrub),
+            S(label='Advanced Grad Asc', method='advanced_neggrad', params=dict(loop=adv)),
+            S(label='Random labels', method='random_label'), S(label='SalUn', method='salun'),
+            S(label='l1-sparse', method='l1_sparse'))
 
 # %% ../../nbs/05_experiment.ipynb #99f76207
 @dataclass

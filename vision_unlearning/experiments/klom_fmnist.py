@@ -5,34 +5,26 @@
 # %% ../../nbs/20b_klom_benchmark.ipynb #b312d16e
 from __future__ import annotations
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 import torch
 from pydantic import Field
 
-from ..core import (ArtifactStore, Config, ConfigError, array_fingerprint, check_choice, fingerprint, get_store,
-                                    progress)
+from ..core import ArtifactStore, ConfigError, check_choice, get_store, progress
 from ..data import load_fashion_mnist
-from ..models import CNNConfig, build_model, load_models, predict_logits, margins as logit_margins
+from ..models import CNNConfig, margins as logit_margins
 from ..splits import make_split
-from ..unlearning import RetrainConfig, train_from_scratch, unlearn, unlearning_methods
-from .klom import GROUPS, KlomResult, klom, plot_point
-from .nomus_benchmark import MethodSpec, seed_methods
+from ..unlearning import RetrainConfig
+from ..evaluation.klom import GROUPS, KlomResult, klom, plot_point
+from .setting import (ForgetSetSpec, MethodSpec, Row, Setting, SettingData, row_logits,
+                                                   rows, seed_methods)
 
 # %% auto #0
-__all__ = ['KLOM_FORGET_SETS', 'DEFAULT_SETTING', 'SEEDS', 'KLOM_VERSION', 'ForgetSetSpec', 'KlomSetting', 'KlomData',
-           'klom_data', 'originals', 'role_margins', 'retrained_spec', 'row_roles', 'KlomRun', 'klom_forget_set',
+__all__ = ['KLOM_FORGET_SETS', 'DEFAULT_SETTING', 'KlomSetting', 'klom_data', 'role_margins', 'KlomRun', 'klom_forget_set',
            'klom_benchmark', 'sanity', 'plot_histograms', 'klom_explorer', 'spread_table']
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #89c5d634
-class ForgetSetSpec(Config):
-    "One forget set: a `forget_sets` builder and its parameters."
-    name: str
-    builder: str
-    params: dict = Field(default_factory=dict)
-
 KLOM_FORGET_SETS = (
     ForgetSetSpec(name='random_10', builder='random', params=dict(size=10)),
     ForgetSetSpec(name='random_100', builder='random', params=dict(size=100)),
@@ -41,132 +33,43 @@ KLOM_FORGET_SETS = (
     ForgetSetSpec(name='pc1_top_bottom_500', builder='pc_projection', params=dict(k=500, mode='top_bottom')),
     ForgetSetSpec(name='nn_100', builder='nearest_neighbours', params=dict(k=100, anchor=6)))
 
-class KlomSetting(Config):
-    "Data, model, the originals' recipe, forget sets and methods of one KLOM benchmark."
+class KlomSetting(Setting):
+    "A KLOM `Setting` on Fashion-MNIST: a seeded subset of the training images, the first test images as validation."
     name: str = 'fashion_mnist'
-    n_train: int = Field(2000, ge=20, description='training images (Fashion-MNIST train, a seeded random subset): the train points')
+    n_train: int = Field(2000, ge=20, description='training images (a seeded random subset of Fashion-MNIST train)')
     n_val: int = Field(1000, ge=1, description='validation points (the first images of Fashion-MNIST test)')
-    widths: tuple[int, ...] = (4, 8)
-    train: RetrainConfig = RetrainConfig(epochs=8, lr=0.05, momentum=0.9, milestones=(5, 7), batch_size=128)
+    model: CNNConfig = CNNConfig(widths=(4, 8))
+    recipe: RetrainConfig = RetrainConfig(epochs=8, lr=0.05, momentum=0.9, milestones=(5, 7), batch_size=128)
     forget_sets: tuple[ForgetSetSpec, ...] = KLOM_FORGET_SETS
     methods: tuple[MethodSpec, ...] = seed_methods('mufac')
-    seed: int = 0
 
 DEFAULT_SETTING = KlomSetting()
-SEEDS = dict(original=30_000, oracle=10_000, independent=20_000)   # model k of a role uses seed SEEDS[role] + k
-KLOM_VERSION = '2'   # bump when training, unlearning or margins change what a stored model's margins hold
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #4af5c7e4
-@dataclass
-class KlomData:
-    "The evaluation points of a setting and its forget sets."
-    x: torch.Tensor # uint8 images: the n_train train points, then the n_val validation points
-    y: torch.Tensor
-    n_train: int
-    forget: dict[str, np.ndarray] # forget-set name → indices into the train points
-    points_fp: str = '' # fingerprint of the points' images and labels: part of every stored model's key
-
-    def parts(self, name:str)->tuple[tuple, tuple]:
-        "Retain and forget (images, labels) of forget set `name`."
-        check_choice('forget set', name, list(self.forget)); f = self.forget[name]
-        r = np.setdiff1d(np.arange(self.n_train), f)
-        return (self.x[r], self.y[r]), (self.x[f], self.y[f])
-
-    def groups(self, name:str)->dict[str, np.ndarray]:
-        "Forget, retain and validation point indices for forget set `name`."
-        f = self.forget[name]
-        return dict(forget=f, retain=np.setdiff1d(np.arange(self.n_train), f), validation=np.arange(self.n_train, len(self.y)))
-
-def klom_data(s:KlomSetting=DEFAULT_SETTING)->KlomData:
+def klom_data(s:KlomSetting=DEFAULT_SETTING)->SettingData:
     "Fashion-MNIST points of setting `s` and its forget sets (built by `make_split` on the train points)."
     train, test = load_fashion_mnist('train'), load_fashion_mnist('test')
-    if s.n_train > len(train) or s.n_val > len(test): raise ConfigError(f"n_train={s.n_train} and n_val={s.n_val} must not exceed {len(train)} and {len(test)}")
+    if s.n_train > len(train) or s.n_val > len(test):
+        raise ConfigError(f"n_train={s.n_train} and n_val={s.n_val} must not exceed {len(train)} and {len(test)}")
     sub = train.subset(np.sort(np.random.default_rng(s.seed).permutation(len(train))[:s.n_train]))
-    names = [f.name for f in s.forget_sets]
-    if len(set(names)) != len(names): raise ConfigError(f"forget-set names must be unique, got {names}")
     forget = {f.name: make_split(sub, f.builder, test=0, seed=s.seed, **f.params).forget for f in s.forget_sets}
     x, y = torch.cat([sub.x, test.x[:s.n_val]]), torch.cat([sub.y, test.y[:s.n_val]])
-    return KlomData(x, y, s.n_train, forget, fingerprint([array_fingerprint(x), array_fingerprint(y)]))
+    return SettingData(x, y, s.n_train, forget, held_out=dict(validation=np.arange(s.n_train, s.n_train + s.n_val)))
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #62182f1b
-def _model_key(s:KlomSetting, d:KlomData, role:str, k:int, forget:str|None=None, spec:MethodSpec|None=None)->dict:
-    "Store key of model `k` of `role`: the points' content, architecture, recipe and seed, the forget set's indices, a method's validated config."
-    key = dict(points=d.points_fp, n_train=d.n_train, model=CNNConfig(widths=s.widths).model_dump(mode='json'),
-               train=s.train.model_dump(mode='json'), role='method' if spec else role)
-    if role == 'original': return dict(key, seed=SEEDS['original'] + k)
-    key['forget'] = array_fingerprint(np.asarray(d.forget[forget], dtype=np.int64))
-    if spec is None: return dict(key, seed=SEEDS[role] + k)
-    cfg = spec.config()    # defaults included: a changed default is a new key
-    return dict(key, method=spec.method, config=cfg.model_dump(mode='json'), seed=cfg.seed + k, original=_model_key(s, d, 'original', k))
-
-def _runs(ks:list[int])->list[tuple[int, int]]:
-    "Contiguous runs [a, b) of sorted indices."
-    out = []
-    for k in ks:
-        if out and out[-1][1] == k: out[-1] = (out[-1][0], k + 1)
-        else: out.append((k, k + 1))
-    return out
-
-def _template(s:KlomSetting)->torch.nn.Module: return build_model(CNNConfig(widths=s.widths), s.seed)
-
-def _cached(store:ArtifactStore, key:Callable[[int], dict], n:int, compute:Callable[[int, int], list], desc:str)->list:
-    "Items 0..n-1 of a role: read those stored, compute the others run by run (`compute(a, b)` → b - a items), store each."
-    items = [store.get('klom_model', key(k), version=KLOM_VERSION) for k in range(n)]
-    for a, b in progress(_runs([k for k, it in enumerate(items) if it is None]), desc=desc):
-        for k, it in zip(range(a, b), compute(a, b)): items[k] = store.load_or_compute('klom_model', key(k), lambda it=it: it, version=KLOM_VERSION)
-    return items
-
-def _margins_of(s:KlomSetting, models:list, d:KlomData)->torch.Tensor:
-    cfg = CNNConfig(widths=s.widths)
-    return logit_margins(predict_logits(cfg, [m.state_dict() for m in models], d.x), d.y)
-
-def _original_items(s:KlomSetting, n:int, d:KlomData, store:ArtifactStore)->list[dict]:
-    "The stored {state, margins} of the first `n` originals (trained on all train points), training the missing ones."
-    train = (d.x[:d.n_train], d.y[:d.n_train])
-    def compute(a, b):
-        ms = train_from_scratch([_template(s)] * (b - a), train, s.train.model_copy(update=dict(seed=SEEDS['original'] + a)))
-        return [dict(state=m.state_dict(), margins=mg) for m, mg in zip(ms, _margins_of(s, ms, d))]
-    return _cached(store, lambda k: _model_key(s, d, 'original', k), n, compute, f"{s.name}: originals")
-
-def originals(s:KlomSetting, n:int, d:KlomData, store:ArtifactStore|None=None)->tuple[list, torch.Tensor]:
-    "The first `n` originals (trained on all train points) as modules, and their margins."
-    items = _original_items(s, n, d, store or get_store())
-    return load_models(CNNConfig(widths=s.widths), [it['state'] for it in items], 'cpu'), torch.stack([it['margins'] for it in items])
-
-def role_margins(s:KlomSetting, forget:str, role:str, n:int, d:KlomData, store:ArtifactStore|None=None)->torch.Tensor:
-    "Margins (n × points) of role 'original', 'oracle', 'independent' (oracles with other seeds) or a method label of `s`."
-    store = store or get_store(); labels = {'Retrained': retrained_spec(s), **{m.label: m for m in s.methods}}
-    check_choice('role', role, ['original', 'oracle', 'independent', *labels])
-    if role == 'original': return torch.stack([it['margins'] for it in _original_items(s, n, d, store)])
-    retain, forget_part = d.parts(forget)
-    if role in ('oracle', 'independent'):
-        def compute(a, b):
-            ms = train_from_scratch([_template(s)] * (b - a), retain, s.train.model_copy(update=dict(seed=SEEDS[role] + a)))
-            return [dict(margins=mg) for mg in _margins_of(s, ms, d)]
-        key = lambda k: _model_key(s, d, role, k, forget)
-    else:
-        spec = labels[role]; seed0 = spec.config().seed
-        def compute(a, b):
-            ms = unlearn(spec.method, originals(s, b, d, store)[0][a:b], retain, forget_part, **{**spec.params, 'seed': seed0 + a})
-            return [dict(margins=mg) for mg in _margins_of(s, ms, d)]
-        key = lambda k: _model_key(s, d, role, k, forget, spec)
-    return torch.stack([it['margins'] for it in _cached(store, key, n, compute, f"{s.name}/{forget}: {role}")])
-
-def retrained_spec(s:KlomSetting)->MethodSpec:
-    "The 'Retrained' row: the registry's `retrain` with the originals' recipe."
-    return MethodSpec(label='Retrained', method='retrain', params=s.train.model_dump())
+def role_margins(s:KlomSetting, forget:str, role:str, n:int, d:SettingData, store:ArtifactStore|None=None)->torch.Tensor:
+    "Margins (n × points) of the reference oracles ('oracle') or of a row (by label) of setting `s`."
+    check_choice('role', role, ['oracle', *rows(s)])
+    row = role if role == 'oracle' else rows(s)[role]
+    return logit_margins(row_logits(s, d, d.zoo(s, store), row, forget, n), d.y)
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #274eb45c
-def row_roles(s:KlomSetting)->dict[str, str]:
-    "Table row label → role of `role_margins`."
-    return {'Original': 'original', 'Oracle (independent)': 'independent', 'Retrained': 'Retrained', **{m.label: m.label for m in s.methods}}
-
 @dataclass
 class KlomRun:
     "Everything one benchmark run computed: per forget set, the oracle margins, each row's margins and its KLOM."
     setting: KlomSetting
     n: int
-    data: KlomData
+    data: SettingData
     oracle: dict[str, torch.Tensor] = field(default_factory=dict) # forget set → oracle margins
     margins: dict[tuple[str, str], torch.Tensor] = field(default_factory=dict) # (forget set, row) → margins
     results: dict[tuple[str, str], KlomResult] = field(default_factory=dict) # (forget set, row) → KLOM
@@ -190,12 +93,13 @@ class KlomRun:
         "`table` of every forget set."
         return {f: self.table(f, stat) for f in self.forget_sets()}
 
+# %% ../../nbs/20b_klom_benchmark.ipynb #c3d4e5f6
 def klom_forget_set(run:KlomRun, forget:str, store:ArtifactStore|None=None, **klom_kw):
     "Compute (or read) every row of forget set `forget` into `run`."
     s, d = run.setting, run.data
     run.oracle[forget] = o = role_margins(s, forget, 'oracle', run.n, d, store)
-    for label, role in row_roles(s).items():
-        m = run.margins[(forget, label)] = role_margins(s, forget, role, run.n, d, store)
+    for label in rows(s):
+        m = run.margins[(forget, label)] = role_margins(s, forget, label, run.n, d, store)
         run.results[(forget, label)] = klom(m, o, groups=d.groups(forget), **klom_kw)
 
 def klom_benchmark(s:KlomSetting=DEFAULT_SETTING, # the setting
@@ -203,7 +107,7 @@ def klom_benchmark(s:KlomSetting=DEFAULT_SETTING, # the setting
                    forget_sets:list[str]|None=None, # names of `s.forget_sets` (default all)
                    store:ArtifactStore|None=None, **klom_kw, # see `klom` (direction, right_edge, ...)
                   )->KlomRun:
-    "The KLOM benchmark: every row of every forget set, models read from the store or trained."
+    "The KLOM benchmark: every row of every forget set, models read from the zoo's store or made."
     if n < 2: raise ConfigError(f"n={n}: KLOM needs at least 2 models per role")
     run = KlomRun(s, n, klom_data(s)); names = [f.name for f in s.forget_sets]
     for f in forget_sets or names:
@@ -250,7 +154,7 @@ def plot_histograms(run:KlomRun, forget:str, group:str='forget', ncols:int=4):
 def klom_explorer(run:KlomRun):
     "Pick forget set, row, group and point; see the two margin histograms KLOM compares."
     import ipywidgets as W, matplotlib.pyplot as plt
-    pf = W.Dropdown(options=run.forget_sets(), description='forget set'); pr = W.Dropdown(options=list(row_roles(run.setting)), description='row')
+    pf = W.Dropdown(options=run.forget_sets(), description='forget set'); pr = W.Dropdown(options=list(rows(run.setting)), description='row')
     pg = W.Dropdown(options=list(GROUPS), description='group'); pp = W.IntSlider(description='point (rank)', min=0)
     out = W.Output()
     def _order():
