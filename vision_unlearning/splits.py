@@ -18,8 +18,8 @@ from .data import ImageData, check_indices
 
 # %% auto #0
 __all__ = ['forget_sets', 'Split', 'ForgetConfig', 'make_split', 'RandomForget', 'forget_random', 'ClasswiseForget',
-           'forget_classwise', 'pc_projection', 'PCProjectionForget', 'forget_pc_projection', 'NearestNeighboursForget',
-           'forget_nearest_neighbours', 'IdentityForget', 'forget_identity']
+           'class_labels', 'forget_classwise', 'pc_projection', 'PCProjectionForget', 'forget_pc_projection',
+           'NearestNeighboursForget', 'forget_nearest_neighbours', 'IdentityForget', 'forget_identity']
 
 # %% ../nbs/01b_splits.ipynb #4243b8b8
 _PARTS = ('train', 'retain', 'forget', 'unseen', 'test')
@@ -122,34 +122,49 @@ def _check_size(k:int, available:int, what:str):
     "Refuse to choose `k` of only `available` samples."
     if k > available: raise InsufficientSamplesError(f"{what}: {k} samples asked for, only {available} available")
 
+def _unseen(candidates:np.ndarray, k:int, rng:np.random.Generator, what:str)->np.ndarray:
+    "`k` of `candidates` held out of training (none drawn, and the generator untouched, when k = 0)."
+    if k == 0: return _NONE
+    _check_size(k, len(candidates), f"{what} (unseen)")
+    return np.sort(rng.choice(candidates, k, replace=False))
+
 class RandomForget(ForgetConfig):
     "Parameters of the `random` forget set."
     size: int = Field(100, ge=1, description='number of samples to forget')
+    unseen: int = Field(0, ge=0, description='other samples held out of training, for forget-vs-unseen comparisons')
 
 @forget_sets.register('random', config=RandomForget)
 def forget_random(cfg:RandomForget, data:ImageData, pool:np.ndarray, rng:np.random.Generator, embedding=None):
-    "Uniformly random training samples (KLOM forget sets 1–3: 10, 100, 500)."
+    "Uniformly random training samples (KLOM forget sets 1–3: 10, 100, 500), and optionally unseen ones."
     _check_size(cfg.size, len(pool), 'random')
-    return np.sort(rng.choice(pool, cfg.size, replace=False)), _NONE
+    forget = np.sort(rng.choice(pool, cfg.size, replace=False))
+    return forget, _unseen(np.setdiff1d(pool, forget), cfg.unseen, rng, 'random')
+
 
 # %% ../nbs/01b_splits.ipynb #732fa9a3
 class ClasswiseForget(ForgetConfig):
     "Parameters of the `classwise` forget set."
     classes: tuple[str|int, ...] = Field(min_length=1, description='class names or labels to forget')
+    unseen: int = Field(0, ge=0, description='samples of these classes held out of training (forget-vs-unseen)')
 
     @field_validator('classes', mode='before')
     @classmethod
     def _listify(cls, v): return (v,) if isinstance(v, (str, int)) else v
 
+def class_labels(data:ImageData, classes:Sequence[str|int])->list[int]:
+    "The integer labels of `classes` (names or labels) of `data`; `ConfigError` lists the allowed ones."
+    allowed = list(data.classes) + list(range(len(data.classes)))
+    for c in classes: check_choice('classes', c, allowed)
+    return [data.classes.index(c) if isinstance(c, str) else c for c in classes]
+
 @forget_sets.register('classwise', config=ClasswiseForget)
 def forget_classwise(cfg:ClasswiseForget, data:ImageData, pool:np.ndarray, rng:np.random.Generator, embedding=None):
-    "Every training sample of the given classes."
-    allowed = list(data.classes) + list(range(len(data.classes)))
-    for c in cfg.classes: check_choice('classes', c, allowed)
-    labels = [data.classes.index(c) if isinstance(c, str) else c for c in cfg.classes]
-    forget = pool[np.isin(data.y.numpy()[pool], labels)]
-    if len(forget) == 0: raise InsufficientSamplesError(f"classes {list(cfg.classes)} have no training samples in {data.name!r}")
-    return forget, _NONE
+    "Every training sample of the given classes; optionally `unseen` of them held out of training."
+    mine = pool[np.isin(data.y.numpy()[pool], class_labels(data, cfg.classes))]
+    if len(mine) == 0: raise InsufficientSamplesError(f"classes {list(cfg.classes)} have no training samples in {data.name!r}")
+    unseen = _unseen(mine, cfg.unseen, rng, 'classwise')
+    return np.setdiff1d(mine, unseen), unseen
+
 
 # %% ../nbs/01b_splits.ipynb #4cd0253a
 def pc_projection(embedding:np.ndarray, # n×d array, one row per sample
