@@ -123,6 +123,11 @@ class SettingData:
         check_choice('forget set', name, list(self.forget)); f = self.forget[name]
         return dict(forget=f, retain=np.setdiff1d(np.arange(self.n_train), f), **self.held_out)
 
+    def parts(self, name:str)->dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        "(images, labels) of the training images ('train') and of every group of forget set `name`."
+        return {'train': (self.x[:self.n_train], self.y[:self.n_train]),
+                **{g: (self.x[i], self.y[i]) for g, i in self.groups(name).items()}}
+
     def zoo(self, s:Setting, store:ArtifactStore|None=None)->ModelZoo:
         "The zoo of setting `s` on these training images."
         return ModelZoo(s.model, s.recipe, self.x[:self.n_train], self.y[:self.n_train], store=store or get_store())
