@@ -5,13 +5,14 @@ import pytest
 import torch
 from scipy import stats
 
-from vision_unlearning.core import ArtifactStore, ConfigError, DataNotFoundError, InsufficientSamplesError, NonFiniteError
+from vision_unlearning.core import (ArtifactStore, ConfigError, DataNotFoundError, InsufficientSamplesError, NonFiniteError,
+                                    UnknownNameError)
 from vision_unlearning.core import test_raises as raises_with   # aliased: pytest would collect `test_raises`
 from vision_unlearning.evaluation.klom import (KlomRelease, binned_kl, klom, klom_from_logits, margin_histograms,
                                                reference_binned_kl, release_klom)
-from vision_unlearning.evaluation.klom_benchmark import ForgetSetSpec, KlomSetting, klom_benchmark
-from vision_unlearning.evaluation.nomus_benchmark import MethodSpec
-from vision_unlearning.models import margins as logit_margins
+from vision_unlearning.experiments.klom_fmnist import KlomSetting, klom_benchmark
+from vision_unlearning.experiments.setting import ForgetSetSpec, MethodSpec
+from vision_unlearning.models import CNNConfig, margins as logit_margins
 from vision_unlearning.unlearning import RetrainConfig
 
 def test_hand_computed_kl():
@@ -89,45 +90,61 @@ def test_release_reader_on_tiny_tree(tmp_path):
     with pytest.raises(DataNotFoundError, match=r'forget sets \[3\]'): release_klom(root, 1, train_labels=y_tr, val_labels=y_va)
     with pytest.raises(DataNotFoundError): KlomRelease(tmp_path)
 
+def _models(store): return len(list(store.root.glob('model/*/*/meta.json')))   # models the zoo has stored
+
 def test_pipeline_grows_n_reusing_stored_models(tmp_path):
-    s = KlomSetting(name='t', n_train=240, n_val=60, widths=(4,), train=RetrainConfig(epochs=2, lr=0.05, batch_size=64, milestones=()),
+    s = KlomSetting(name='t', n_train=240, n_val=60, model=CNNConfig(widths=(4,)),
+                    recipe=RetrainConfig(epochs=2, lr=0.05, batch_size=64, milestones=()),
                     forget_sets=(ForgetSetSpec(name='nn_24', builder='nearest_neighbours', params=dict(k=24, anchor=6)),),
                     methods=(MethodSpec(label='Fine-tuning', method='finetune'),))
     store = ArtifactStore(tmp_path)
     r2 = klom_benchmark(s, n=2, store=store)
-    computed = store.stats['computed']
+    computed = _models(store)
     assert computed == 2 + 4 * 2       # originals, then oracles, independent oracles, retrained and fine-tuned: 2 models each
     r3 = klom_benchmark(s, n=3, store=store)
-    assert store.stats['computed'] - computed == 5                          # one more model per role, nothing else
+    assert _models(store) - computed == 5                                   # one more model per role, nothing else
     for key, m in r2.margins.items(): torch.testing.assert_close(r3.margins[key][:2], m)
     t = r3.table('nn_24')
     assert list(t.index) == ['Original', 'Oracle (independent)', 'Retrained', 'Fine-tuning'] and np.isfinite(t.values).all()
 
 def test_store_keys_hold_what_the_margins_depend_on(tmp_path, monkeypatch):
     "A stored model's key holds the points' content, the forget set's indices and a method's validated config, and nothing else."
-    import vision_unlearning.evaluation.klom_benchmark as kb
+    import vision_unlearning.experiments.klom_fmnist as kb
     nn = ForgetSetSpec(name='nn_24', builder='nearest_neighbours', params=dict(k=24, anchor=6))
-    s = KlomSetting(name='t', n_train=240, n_val=60, widths=(4,), train=RetrainConfig(epochs=1, lr=0.05, batch_size=64, milestones=()),
+    s = KlomSetting(name='t', n_train=240, n_val=60, model=CNNConfig(widths=(4,)),
+                    recipe=RetrainConfig(epochs=1, lr=0.05, batch_size=64, milestones=()),
                     forget_sets=(nn,), methods=(MethodSpec(label='Fine-tuning', method='finetune'),))
     store = ArtifactStore(tmp_path)
     m = kb.role_margins(s, 'nn_24', 'Fine-tuning', 2, kb.klom_data(s), store)
-    computed = store.stats['computed']; assert computed == 4                 # 2 originals, 2 fine-tuned
+    computed = _models(store); assert computed == 4                          # 2 originals, 2 fine-tuned
     # another forget set in the setting: the originals and nn_24's models are read, not trained again
     s2 = s.model_copy(update=dict(forget_sets=(ForgetSetSpec(name='random_12', builder='random', params=dict(size=12)), nn)))
     torch.testing.assert_close(kb.role_margins(s2, 'nn_24', 'Fine-tuning', 2, kb.klom_data(s2), store), m, rtol=0, atol=0)
     # the method's defaults spelled out, under another label: the same models
     s3 = s.model_copy(update=dict(methods=(MethodSpec(label='FT', method='finetune', params=dict(lr=1e-3, seed=42)),)))
     torch.testing.assert_close(kb.role_margins(s3, 'nn_24', 'FT', 2, kb.klom_data(s3), store), m, rtol=0, atol=0)
-    assert store.stats['computed'] == computed
+    assert _models(store) == computed
+    # other validation points: no model trained, only logits
+    s_val = s.model_copy(update=dict(n_val=30))
+    kb.role_margins(s_val, 'nn_24', 'Fine-tuning', 2, kb.klom_data(s_val), store)
+    assert _models(store) == computed
     # other images under the same setting (one pixel of every image changed): new models, not the stored ones
     load = kb.load_fashion_mnist
     def edited(split):
         d = load(split); d.x = d.x.clone(); d.x[:, 0, 0, 0] += 1; return d
     monkeypatch.setattr(kb, 'load_fashion_mnist', edited)
     kb.role_margins(s, 'nn_24', 'original', 2, kb.klom_data(s), store)
-    assert store.stats['computed'] == computed + 2
+    assert _models(store) == computed + 2
+
+def test_typo_in_a_method_fails_before_training(tmp_path):
+    "A misspelt method or parameter fails when the setting is written, listing the choices; nothing is trained."
+    raises_with(lambda: KlomSetting(methods=(MethodSpec(label='GA', method='neggradd'),)), UnknownNameError, "'neggradd'",
+                "'neggrad'")
+    raises_with(lambda: KlomSetting(methods=[dict(label='GA', method='neggradd')]), ConfigError, "'neggradd'")
+    raises_with(lambda: MethodSpec(label='GA', method='neggrad', params={'lopo': 1}), ConfigError, 'lopo', 'allowed fields')
+    raises_with(lambda: ForgetSetSpec(name='r', builder='randum'), UnknownNameError, "'randum'", "'random'")
 
 def test_sanity_band_must_be_finite_and_nonnegative():
     "A negative, NaN or infinite band would make every row 'on the floor' or none: ConfigError names the value."
-    from vision_unlearning.evaluation.klom_benchmark import sanity
+    from vision_unlearning.experiments.klom_fmnist import sanity
     for bad in (-0.1, float('nan'), float('inf')): raises_with(lambda: sanity(None, delta=bad), ConfigError, f'delta={bad}')

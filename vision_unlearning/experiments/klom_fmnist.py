@@ -58,10 +58,11 @@ def klom_data(s:KlomSetting=DEFAULT_SETTING)->SettingData:
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #62182f1b
 def role_margins(s:KlomSetting, forget:str, role:str, n:int, d:SettingData, store:ArtifactStore|None=None)->torch.Tensor:
-    "Margins (n × points) of the reference oracles ('oracle') or of a row (by label) of setting `s`."
-    check_choice('role', role, ['oracle', *rows(s)])
-    row = role if role == 'oracle' else rows(s)[role]
+    "Margins (n × points) of a role ('original', 'oracle', 'independent') or of a row (by label) of setting `s`."
+    check_choice('role', role, ['original', 'oracle', 'independent', *rows(s)])
+    row = rows(s)[role] if role in rows(s) else role
     return logit_margins(row_logits(s, d, d.zoo(s, store), row, forget, n), d.y)
+
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #274eb45c
 @dataclass
