@@ -61,7 +61,8 @@ class ModelZoo:
         if chunk_size < 1: raise ConfigError(f"chunk_size={chunk_size} must be at least 1")
         if not isinstance(recipe, RetrainConfig):
             raise ConfigError(f"recipe must be a RetrainConfig, got {type(recipe).__name__}")
-        self.model_cfg, self.recipe, self.x, self.y = model_cfg, recipe.model_copy(update=dict(seed=0)), check_images(x, 'x'), y
+        self.model_cfg, self.x, self.y = model_cfg, check_images(x, 'x'), y
+        self.recipe = recipe.model_copy(update=dict(seed=0))   # a model's seed is its spec's
         self.store, self.engine, self.device, self.chunk_size = store or get_store(), engine, device, chunk_size
         self.data_fp = fingerprint([array_fingerprint(x), array_fingerprint(y)])
 
@@ -96,7 +97,8 @@ def _timed(fn:Callable, args:tuple, kwargs:dict)->tuple[list[dict], float]:
 
 # %% ../nbs/02b_zoo.ipynb #f42413d5
 @patch
-def put_many(self:ModelZoo, specs:Sequence[ModelSpec], states:Sequence[dict], seconds:float, desc:str='zoo')->list[dict]:
+def put_many(self:ModelZoo, specs:Sequence[ModelSpec], states:Sequence[dict], seconds:float,
+             desc:str='zoo')->list[dict]:
     "Store each of `states` under its spec with its share of `seconds`, after checking it is finite; the stored items."
     out = []
     for sp, st in zip(specs, states):
@@ -116,7 +118,8 @@ def get_many(self:ModelZoo, specs:Sequence[ModelSpec], # the models wanted
     items = [self.store.get('model', sp, version=MODEL_VERSION) for sp in specs]
     chunks = _chunks(specs, [i for i, it in enumerate(items) if it is None], self.chunk_size)
     n = sum(map(len, chunks))
-    runs = ((_timed(*job(c)) for c in chunks) if executor is None else [executor.submit(_timed, *job(c)) for c in chunks])
+    runs = ((_timed(*job(c)) for c in chunks) if executor is None
+            else [executor.submit(_timed, *job(c)) for c in chunks])
     for chunk, run in progress(zip(chunks, runs), desc=f"{desc}: {n} of {len(specs)} to make", total=len(chunks)):
         states, secs = run if executor is None else run.result()
         for i, it in zip(chunk, self.put_many([specs[i] for i in chunk], states, secs, desc)): items[i] = it
@@ -127,7 +130,8 @@ def get_many(self:ModelZoo, specs:Sequence[ModelSpec], # the models wanted
 def trained_specs(self:ModelZoo, subsets:Sequence[np.ndarray], seeds:Sequence[int])->list[ModelSpec]:
     "The specs of the models trained on `subsets` with `seeds` (indices checked first)."
     if len(subsets) != len(seeds): raise ConfigError(f"got {len(subsets)} subsets but {len(seeds)} seeds")
-    return [self.spec(check_indices(s, len(self.x), f"subsets[{i}]"), seed) for i, (s, seed) in enumerate(zip(subsets, seeds))]
+    return [self.spec(check_indices(s, len(self.x), f"subsets[{i}]"), seed)
+            for i, (s, seed) in enumerate(zip(subsets, seeds))]
 
 @patch
 def train(self:ModelZoo,
@@ -237,7 +241,8 @@ def logits(self:ModelZoo, specs:Sequence[ModelSpec], # stored models of this zoo
             raise ConfigError(f"{len(missing)} model(s) (seeds {missing[:5]}) are not in the store: make them first "
                               "with `train`, `originals`, `oracles`, `shadows` or `unlearned`")
         z = predict_logits(self.model_cfg, [it['state'] for it in items], x, device=self.device)
-        for i, zi in zip(c, z): out[i] = self.store.load_or_compute('logits', keys[i], lambda zi=zi: zi, version=MODEL_VERSION)
+        for i, zi in zip(c, z):
+            out[i] = self.store.load_or_compute('logits', keys[i], lambda zi=zi: zi, version=MODEL_VERSION)
     return torch.stack(out)
 
 @patch

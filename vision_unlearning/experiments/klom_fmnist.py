@@ -57,12 +57,12 @@ def klom_data(s:KlomSetting=DEFAULT_SETTING)->SettingData:
     return SettingData(x, y, s.n_train, forget, held_out=dict(validation=np.arange(s.n_train, s.n_train + s.n_val)))
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #62182f1b
-def role_margins(s:KlomSetting, forget:str, role:str, n:int, d:SettingData, store:ArtifactStore|None=None)->torch.Tensor:
+def role_margins(s:KlomSetting, forget:str, role:str, n:int, d:SettingData,
+                 store:ArtifactStore|None=None)->torch.Tensor:
     "Margins (n × points) of a role ('original', 'oracle', 'independent') or of a row (by label) of setting `s`."
     check_choice('role', role, ['original', 'oracle', 'independent', *rows(s)])
     row = rows(s)[role] if role in rows(s) else role
     return logit_margins(row_logits(s, d, d.zoo(s, store), row, forget, n), d.y)
-
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #274eb45c
 @dataclass
@@ -119,8 +119,9 @@ def klom_benchmark(s:KlomSetting=DEFAULT_SETTING, # the setting
 def sanity(run:KlomRun,
            delta:float=0.3, # nats a group's mean KLOM may move between two draws of models (see the text)
           )->pd.DataFrame:
-    "Per forget set, row (Original, Retrained) and group: mean KLOM excess over the independent-oracle floor, its se over points, on the floor?"
-    if not (np.isfinite(delta) and delta >= 0): raise ConfigError(f"delta={delta}: the band must be a finite number of nats ≥ 0")
+    "Per forget set, row (Original, Retrained) and group: mean KLOM excess over the floor, its se, on the floor?"
+    if not (np.isfinite(delta) and delta >= 0):
+        raise ConfigError(f"delta={delta}: the band must be a finite number of nats ≥ 0")
     rows = []
     for f in run.forget_sets():
         floor = run.results[(f, 'Oracle (independent)')]
@@ -128,11 +129,11 @@ def sanity(run:KlomRun,
             for g in GROUPS:
                 d = run.results[(f, row)].group(g) - floor.group(g); d = d[~np.isnan(d)]
                 se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.inf
-                rows.append(dict(forget_set=f, row=row, group=g, excess=d.mean() if len(d) else np.nan, se=se, band=delta + 3 * se, points=len(d)))
+                rows.append(dict(forget_set=f, row=row, group=g, excess=d.mean() if len(d) else np.nan, se=se,
+                                 band=delta + 3 * se, points=len(d)))
     t = pd.DataFrame(rows).set_index(['forget_set', 'row', 'group'])
     t['on_floor'] = t.excess.abs() < t.band
     return t
-
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #3607e449
 def plot_histograms(run:KlomRun, forget:str, group:str='forget', ncols:int=4):
@@ -141,7 +142,8 @@ def plot_histograms(run:KlomRun, forget:str, group:str='forget', ncols:int=4):
     check_choice('group', group, list(GROUPS))
     rows = run.rows(forget)
     floor = run.results[(forget, 'Oracle (independent)')].group(group)
-    nr = -(-len(rows) // ncols); fig, axs = plt.subplots(nr, ncols, figsize=(3 * ncols, 2.1 * nr), sharex=True, sharey=True, squeeze=False)
+    nr = -(-len(rows) // ncols)
+    fig, axs = plt.subplots(nr, ncols, figsize=(3 * ncols, 2.1 * nr), sharex=True, sharey=True, squeeze=False)
     edges = np.linspace(0, max(np.nanmax(run.results[(forget, r)].values) for r in rows), 30)
     for ax, r in zip(axs.flat, rows):
         v = run.results[(forget, r)].group(group)
@@ -152,10 +154,12 @@ def plot_histograms(run:KlomRun, forget:str, group:str='forget', ncols:int=4):
     fig.supxlabel(f'KLOM per {group} point [nats]', fontsize=9); fig.suptitle(f"{forget}, N = {run.n}", fontsize=10)
     fig.tight_layout(); return fig
 
+# %% ../../nbs/20b_klom_benchmark.ipynb #e7f8a9b0
 def klom_explorer(run:KlomRun):
     "Pick forget set, row, group and point; see the two margin histograms KLOM compares."
     import ipywidgets as W, matplotlib.pyplot as plt
-    pf = W.Dropdown(options=run.forget_sets(), description='forget set'); pr = W.Dropdown(options=list(rows(run.setting)), description='row')
+    pf = W.Dropdown(options=run.forget_sets(), description='forget set')
+    pr = W.Dropdown(options=list(rows(run.setting)), description='row')
     pg = W.Dropdown(options=list(GROUPS), description='group'); pp = W.IntSlider(description='point (rank)', min=0)
     out = W.Output()
     def _order():
@@ -163,22 +167,25 @@ def klom_explorer(run:KlomRun):
         return idx[np.argsort(-np.nan_to_num(res.values[idx], nan=np.inf), kind='stable')]   # rank 0 = largest KLOM
     def _show(_=None):
         order = _order(); pp.max = len(order) - 1; i = int(order[min(pp.value, pp.max)])
+        value = run.results[(pf.value, pr.value)].values[i]
         out.clear_output(wait=True)
         with out:
             plot_point(run.margins[(pf.value, pr.value)], run.oracle[pf.value], i, labels=(pr.value, 'oracle'))
-            plt.title(f"{pf.value} / {pg.value} point {i} (rank {pp.value}): KLOM {run.results[(pf.value, pr.value)].values[i]:.2f}"); plt.show()
+            plt.title(f"{pf.value} / {pg.value} point {i} (rank {pp.value}): KLOM {value:.2f}"); plt.show()
     for w in (pf, pr, pg, pp): w.observe(_show, 'value')
     _show()
     return W.VBox([W.HBox([pf, pr]), W.HBox([pg, pp]), out])
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #4842a6d4
 def spread_table(run:KlomRun, forget:str, group:str='forget')->pd.DataFrame:
-    "Per row: mean KLOM of `group`, and the medians over its points of the range ratio (row / oracles) and of |mean shift| / oracle sd."
+    "Per row: mean KLOM of `group`, medians over points of the range ratio (row / oracles) and |mean shift| / oracle sd."
     check_choice('group', group, list(GROUPS)); labels, rows = run.rows(forget), {}
     idx = run.data.groups(forget)[group]; oi = run.oracle[forget][:, idx].double()
     rng_o, sd_o = (oi.max(0).values - oi.min(0).values).clamp(min=1e-12), oi.std(0).clamp(min=1e-12)
     for r in labels:
         res, m = run.results[(forget, r)], run.margins[(forget, r)][:, idx].double()
-        rows[r] = dict(mean_klom=float(np.nanmean(res.values[idx])), range_ratio=float(((m.max(0).values - m.min(0).values) / rng_o).quantile(0.5)),   # quantile: the median of an even count
-                       shift_in_sd=float(((m.mean(0) - oi.mean(0)).abs() / sd_o).quantile(0.5)))     # is their average, as np.median
+        # quantile(0.5): the median of an even count is the average of the middle two, as np.median
+        rows[r] = dict(mean_klom=float(np.nanmean(res.values[idx])),
+                       range_ratio=float(((m.max(0).values - m.min(0).values) / rng_o).quantile(0.5)),
+                       shift_in_sd=float(((m.mean(0) - oi.mean(0)).abs() / sd_o).quantile(0.5)))
     return pd.DataFrame(rows).T

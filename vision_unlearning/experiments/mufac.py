@@ -48,7 +48,8 @@ class NomusSetting(Setting):
     def _consistent(self):
         fonts = self.data == 'fonts'
         if fonts != (self.task != 'class'): raise ValueError(f"task={self.task!r} does not go with data={self.data!r}")
-        if len(self.forget_sets) != 1: raise ValueError(f"a NomusSetting has one forget set, got {len(self.forget_sets)}")
+        if len(self.forget_sets) != 1:
+            raise ValueError(f"a NomusSetting has one forget set, got {len(self.forget_sets)}")
         if fonts and self.forget_sets[0].builder != 'identity':
             raise ValueError(f"font settings forget identities, not {self.forget_sets[0].builder!r}")
         shape = dict(n_classes=TASK_OUTPUTS[self.task], input_size=32 if fonts else 28)
@@ -56,39 +57,49 @@ class NomusSetting(Setting):
         return self
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #0b5383cc
-_MUFAC_TRAIN = RetrainConfig(epochs=30, lr=0.05, momentum=0.9, milestones=(10, 20))   # NB: 30 epochs, lr 0.01, /10 at 10, 20
-_MUCAC_ML_TRAIN = RetrainConfig(epochs=8, lr=0.05, momentum=0.0, milestones=())       # NB multi-label: 8 epochs, no momentum
-_MUCAC_BIN_TRAIN = RetrainConfig(epochs=10, lr=0.05, momentum=0.9, milestones=())     # NB binary: 10 epochs, momentum 0.9
+_MUFAC_TRAIN = RetrainConfig(epochs=30, lr=0.05, momentum=0.9, milestones=(10, 20))   # NB: 30 epochs, /10 at 10, 20
+_MUCAC_ML_TRAIN = RetrainConfig(epochs=8, lr=0.05, momentum=0.0, milestones=())       # NB: 8 epochs, no momentum
+_MUCAC_BIN_TRAIN = RetrainConfig(epochs=10, lr=0.05, momentum=0.9, milestones=())     # NB: 10 epochs, momentum 0.9
 
-def _forget(builder:str, **params)->tuple[ForgetSetSpec]: return (ForgetSetSpec(name='forget', builder=builder, params=params),)
+def _forget(builder:str, **params)->tuple[ForgetSetSpec]:
+    "The one forget set of a NoMUS setting."
+    return (ForgetSetSpec(name='forget', builder=builder, params=params),)
 
 SETTINGS:dict[str, NomusSetting] = {s.name: s for s in [
     NomusSetting(name='mufac', task='collection', recipe=_MUFAC_TRAIN, methods=seed_methods('mufac')),
-    NomusSetting(name='mucac_multilabel', task='attributes', recipe=_MUCAC_ML_TRAIN, methods=seed_methods('mucac_multilabel')),
+    NomusSetting(name='mucac_multilabel', task='attributes', recipe=_MUCAC_ML_TRAIN,
+                 methods=seed_methods('mucac_multilabel')),
     NomusSetting(name='mucac_binary', task='bold', recipe=_MUCAC_BIN_TRAIN, methods=seed_methods('mucac_binary')),
     NomusSetting(name='fmnist_classwise', data='fashion_mnist', task='class', n_images=4200, test=2000,
-                 forget_sets=_forget('classwise', classes=(1,), unseen=100), recipe=_MUFAC_TRAIN, methods=seed_methods('mufac')),
+                 forget_sets=_forget('classwise', classes=(1,), unseen=100), recipe=_MUFAC_TRAIN,
+                 methods=seed_methods('mufac')),
     NomusSetting(name='fmnist_random', data='fashion_mnist', task='class', n_images=5000, test=2000,
-                 forget_sets=_forget('random', size=200, unseen=1000), recipe=_MUFAC_TRAIN, methods=seed_methods('mufac'))]}
+                 forget_sets=_forget('random', size=200, unseen=1000), recipe=_MUFAC_TRAIN,
+                 methods=seed_methods('mufac'))]}
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #84d4d978
 FONT_ATTRIBUTES = ('bold', 'italic', 'serif', 'monospace')
-
-FONT_COLLECTIONS = ('lmodern', 'texgyre', 'urw-base35', 'dejavu', 'jetbrains-mono', 'liberation', 'open-sans')   # + 'other'
+FONT_COLLECTIONS = ('lmodern', 'texgyre', 'urw-base35', 'dejavu', 'jetbrains-mono', 'liberation', 'open-sans')  # + other
+_MERGED = {'dejavu-core': 'dejavu', 'dejavu-extra': 'dejavu', 'liberation2': 'liberation'}
 
 def font_collection(package:pd.Series)->np.ndarray:
-    "Index in `FONT_COLLECTIONS` of each font's Debian package (DejaVu core/extra and Liberation 1/2 merged), 7 = other."
-    p = package.astype(str).str.removeprefix('fonts-').replace({'dejavu-core': 'dejavu', 'dejavu-extra': 'dejavu', 'liberation2': 'liberation'})
+    "Index in `FONT_COLLECTIONS` of each font's Debian package (DejaVu and Liberation versions merged), 7 = other."
+    p = package.astype(str).str.removeprefix('fonts-').replace(_MERGED)
     return p.map(lambda v: FONT_COLLECTIONS.index(v) if v in FONT_COLLECTIONS else len(FONT_COLLECTIONS)).to_numpy()
 
+# %% ../../nbs/22b_nomus_benchmark.ipynb #f1a2b3c4
+_WEIGHT = {'light': 0, 'regular': 1, 'medium': 1, 'bold': 2, 'black': 2}
+
 def font_labels(attributes:pd.DataFrame, task:str)->torch.Tensor:
-    "Per-identity labels: collection (8 classes), weight class (light / regular+medium / bold+black), bold (0/1) or 4 binary attributes."
+    "Per-identity labels: collection (8 classes), weight (light / regular / bold), bold (0/1) or 4 binary attributes."
     if task == 'collection': return torch.tensor(font_collection(attributes.package), dtype=torch.long)
-    w = attributes.weight_class.astype(str).map({'light': 0, 'regular': 1, 'medium': 1, 'bold': 2, 'black': 2}).to_numpy()
+    w = attributes.weight_class.astype(str).map(_WEIGHT).to_numpy()
     if task == 'weight': return torch.tensor(w, dtype=torch.long)
     if task == 'bold': return torch.tensor(w == 2, dtype=torch.long)
-    if task != 'attributes': raise ConfigError(f"task={task!r} is not a font task; allowed: 'collection', 'weight', 'bold', 'attributes'")
-    cols = [w == 2, attributes.slant.astype(str) != 'roman', attributes.design.astype(str) == 'serif', attributes.monospace.to_numpy()]
+    if task != 'attributes':
+        raise ConfigError(f"task={task!r} is not a font task; allowed: 'collection', 'weight', 'bold', 'attributes'")
+    cols = [w == 2, attributes.slant.astype(str) != 'roman', attributes.design.astype(str) == 'serif',
+            attributes.monospace.to_numpy()]
     return torch.tensor(np.stack(cols, 1), dtype=torch.float32)
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #2879c441
@@ -123,7 +134,8 @@ def _model(s:NomusSetting, d:SettingData, label:str, store:ArtifactStore|None=No
     item = zoo.store.get('model', spec, version=MODEL_VERSION)
     return load_models(s.model, [item['state']], 'cpu')[0], item['seconds'], spec.key
 
-def original_model(s:NomusSetting, store:ArtifactStore|None=None, data:SettingData|None=None)->tuple[torch.nn.Module, float]:
+def original_model(s:NomusSetting, store:ArtifactStore|None=None,
+                   data:SettingData|None=None)->tuple[torch.nn.Module, float]:
     "The setting's original model (trained on the training images with `s.recipe`) and its training seconds."
     return _model(s, data or setting_data(s), 'Original', store)[:2]
 
@@ -148,7 +160,8 @@ def run_method(s:NomusSetting, label:str, store:ArtifactStore|None=None, data:Se
     d = data or setting_data(s); check_choice('label', label, list(rows(s)))
     model, secs, key = _model(s, d, label, store)
     compute = lambda: score_row(model, d.parts('forget'), label, secs)
-    return (store or get_store()).load_or_compute('nomus_result', _result_key(label, key, d), compute, version=BENCH_VERSION)
+    store = store or get_store()
+    return store.load_or_compute('nomus_result', _result_key(label, key, d), compute, version=BENCH_VERSION)
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #7407a809
 def run_setting(s:NomusSetting, store:ArtifactStore|None=None, lam:float=0.5)->pd.DataFrame:
@@ -174,17 +187,19 @@ def stored_result(s:NomusSetting, label:str, store:ArtifactStore|None=None,
     return store.get('nomus_result', _result_key(label, spec.key, d), version=BENCH_VERSION)
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #2ea29770
-SEED_LABELS = {'Original': 'Original', 'Retrained': 'Retrained', 'Fine-tuning': 'FineTuning', 'CF-2': 'CF3', 'Grad Asc': 'GradAsc',
-               'UNSIR Stage 1': 'UNSIR1', 'UNSIR Stage 2': 'UNSIR2', 'SCRUB': 'SCRUB', 'Advanced Grad Asc': 'AdvGradAsc'}
+SEED_LABELS = {'Original': 'Original', 'Retrained': 'Retrained', 'Fine-tuning': 'FineTuning', 'CF-2': 'CF3',
+               'Grad Asc': 'GradAsc', 'UNSIR Stage 1': 'UNSIR1', 'UNSIR Stage 2': 'UNSIR2', 'SCRUB': 'SCRUB',
+               'Advanced Grad Asc': 'AdvGradAsc'}
 SEED_ANALOGUE = {'mufac': 'MUFAC', 'mucac_multilabel': 'MUCAC multi-label', 'mucac_binary': 'MUCAC male/female',
                  'fmnist_classwise': 'MUFAC', 'fmnist_random': 'MUFAC'}
 
 def seed_agreement(name:str, table:pd.DataFrame)->tuple[pd.DataFrame, float]:
-    "Our and the seed's test accuracy, MIA gap and NoMUS side by side, and the Spearman correlation of the NoMUS rankings."
+    "Our and the seed's accuracy, MIA gap and NoMUS side by side, and the Spearman correlation of the NoMUS rankings."
     from scipy.stats import spearmanr
     seed = SEED_TABLES[SEED_ANALOGUE[name]]
-    rows = [dict(method=k, ours_acc=table.test_acc[k], seed_acc=seed[v][0], ours_gap=table.mia_gap[k], seed_gap=seed[v][1],
-                 ours_nomus=table.nomus[k], seed_nomus=seed[v][2]) for k, v in SEED_LABELS.items() if k in table.index]
+    rows = [dict(method=k, ours_acc=table.test_acc[k], seed_acc=seed[v][0], ours_gap=table.mia_gap[k],
+                 seed_gap=seed[v][1], ours_nomus=table.nomus[k], seed_nomus=seed[v][2])
+            for k, v in SEED_LABELS.items() if k in table.index]
     t = pd.DataFrame(rows).set_index('method')
     return t, float(spearmanr(t.ours_nomus, t.seed_nomus).statistic)
 
@@ -203,13 +218,24 @@ def plot_setting(table:pd.DataFrame, title:str='', ax=None, lam:float=0.5):
     ax.set(xlim=(0, g[-1]), ylim=(lo, 1.0), xlabel='MIA gap |acc - 0.5|', ylabel='test accuracy', title=title)
     return ax
 
+# %% ../../nbs/22b_nomus_benchmark.ipynb #a9b8c7d6
+def _loss_histograms(r:dict, label:str):
+    "The forget and unseen losses of one stored result, as the attacker sees them."
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 3))
+    for k in ('forget', 'unseen'):
+        ax.hist(np.log10(r[f'{k}_losses'].numpy() + 1e-8), bins=40, alpha=.6, density=True, label=k)
+    ax.set(xlabel='log10 per-sample loss', title=f"{label}: MIA gap {r['row']['mia_gap']:.3f}, "
+                                                 f"NoMUS {r['row']['nomus']:.3f}"); ax.legend()
+    plt.show()
+
 def nomus_explorer(settings=None, store:ArtifactStore|None=None):
     "Pick a setting and a method; see the losses the attacker separates, with the method's row."
-    import ipywidgets as W, matplotlib.pyplot as plt
+    import ipywidgets as W
     from IPython.display import display
     settings = {s: SETTINGS[s] for s in (settings or SETTINGS)}
-    pick_s, pick_m, out = W.Dropdown(options=list(settings), description='setting'), W.Dropdown(description='method'), W.Output()
-    data = {}   # setting name → its data, rendered once
+    pick_s, pick_m = W.Dropdown(options=list(settings), description='setting'), W.Dropdown(description='method')
+    out, data = W.Output(), {}   # setting name → its data, rendered once
     def _methods(_=None): pick_m.options = list(rows(settings[pick_s.value]))
     def _show(_=None):
         if pick_m.value is None: return
@@ -217,11 +243,9 @@ def nomus_explorer(settings=None, store:ArtifactStore|None=None):
         r = stored_result(settings[pick_s.value], pick_m.value, store, data[pick_s.value]); out.clear_output(wait=True)
         with out:
             if r is None: return print('not computed yet: run `nomus_benchmark` first')
-            fig, ax = plt.subplots(figsize=(6, 3))
-            for k in ('forget', 'unseen'): ax.hist(np.log10(r[f'{k}_losses'].numpy() + 1e-8), bins=40, alpha=.6, density=True, label=k)
-            ax.set(xlabel='log10 per-sample loss', title=f"{pick_m.value}: MIA gap {r['row']['mia_gap']:.3f}, NoMUS {r['row']['nomus']:.3f}"); ax.legend()
-            plt.show(); display(pd.Series(r['row']).to_frame().T)
-    pick_s.observe(_methods, 'value'); pick_s.observe(_show, 'value'); pick_m.observe(_show, 'value'); _methods(); _show()
+            _loss_histograms(r, pick_m.value); display(pd.Series(r['row']).to_frame().T)
+    for w, f in ((pick_s, _methods), (pick_s, _show), (pick_m, _show)): w.observe(f, 'value')
+    _methods(); _show()
     return W.VBox([W.HBox([pick_s, pick_m]), out])
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #852f605d

@@ -75,7 +75,8 @@ class Setting(Config):
 
 def _unique(what:str, names:list[str]):
     "Refuse a repeated name."
-    if dup := sorted({n for n in names if names.count(n) > 1}): raise ConfigError(f"{what}s must be unique: {dup} repeated")
+    if dup := sorted({n for n in names if names.count(n) > 1}):
+        raise ConfigError(f"{what}s must be unique: {dup} repeated")
 
 # %% ../../nbs/05_experiment.ipynb #7058f2c6
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ class Row:
 def rows(s:Setting)->dict[str, Row]:
     "Original, Oracle (independent), Retrained (`retrain` with the setting's recipe), then every method, by label."
     retrained = MethodSpec(label='Retrained', method='retrain', params=s.recipe.model_dump())
-    out = [Row('Original', 'original'), Row('Oracle (independent)', 'independent'), Row('Retrained', 'method', retrained)]
+    out = [Row('Original', 'original'), Row('Oracle (independent)', 'independent'),
+           Row('Retrained', 'method', retrained)]
     return {r.label: r for r in out + [Row(m.label, 'method', m) for m in s.methods]}
 
 # %% ../../nbs/05_experiment.ipynb #6152e319
@@ -151,7 +153,9 @@ def row_models(s:Setting, d:SettingData, zoo:ModelZoo, row:Row|str, forget:str, 
     desc = f"{s.name}/{forget}: {label}"
     if role == 'original': zoo.originals(n, s.seeds.original)
     elif role in ('oracle', 'independent'): zoo.oracles(retain, n, getattr(s.seeds, role))
-    else: zoo.unlearned(row.method.method, row.method.params, f, range(s.seeds.original, s.seeds.original + n), desc=desc)
+    else:
+        parents = range(s.seeds.original, s.seeds.original + n)
+        zoo.unlearned(row.method.method, row.method.params, f, parents, desc=desc)
     return row_specs(s, d, zoo, row, forget, n)
 
 def row_logits(s:Setting, d:SettingData, zoo:ModelZoo, row:Row|str, forget:str, n:int)->torch.Tensor:
