@@ -23,8 +23,9 @@ from .models import (CNNConfig, TrainConfig, Engine, fit, predict_logits, accura
 from .unlearning import RetrainConfig, train_from_scratch, unlearning_methods
 
 # %% auto #0
-__all__ = ['MODEL_VERSION', 'ModelSpec', 'ModelZoo', 'random_halves', 'run_isolated', 'ZooBenchConfig', 'size_accuracy_table',
-           'choose_default', 'engine_table', 'budget_check', 'matmul_gflops', 'step_gflops', 'zoo_benchmark']
+__all__ = ['MODEL_VERSION', 'ModelSpec', 'ModelZoo', 'random_halves', 'random_subsets', 'run_isolated', 'ZooBenchConfig',
+           'size_accuracy_table', 'choose_default', 'engine_table', 'budget_check', 'matmul_gflops', 'step_gflops',
+           'zoo_benchmark']
 
 # %% ../nbs/02b_zoo.ipynb #30728070
 MODEL_VERSION = '4'   # bump when the nets, `train_from_scratch` or a method change what a spec gives
@@ -162,6 +163,20 @@ def random_halves(n_points:int, # size of the pool
     keep = np.argsort(rng.random((n_models, n_points)), axis=0) < n_models // 2
     return keep
 
+def random_subsets(n_points:int, # size of the pool
+                   n_models:int, # number of shadow models (1 works)
+                   frac:float=0.8, # share of the pool each model trains on (IAM: 0.8)
+                   seed:int=0,
+                  )->np.ndarray:
+    "Boolean membership matrix (models × points): each model trains on its own random `frac` of the pool."
+    if not 0 < frac < 1: raise ConfigError(f"frac={frac} must lie in (0, 1)")
+    k = round(frac * n_points)
+    if n_models < 1 or not 1 <= k < n_points:
+        raise InsufficientSamplesError(f"n_models={n_models}, frac={frac} of {n_points} points: need ≥ 1 model, "
+                                       "≥ 1 point IN and ≥ 1 OUT")
+    rng = np.random.default_rng(seed)
+    return np.argsort(rng.random((n_models, n_points)), axis=1) < k
+
 # %% ../nbs/02b_zoo.ipynb #6e84e8c6
 def _check_n(n:int)->int:
     "`n` after checking that it is a whole number of models, at least 1."
@@ -181,9 +196,14 @@ def oracles(self:ModelZoo, retain:np.ndarray, n:int, seed0:int=10_000)->list[dic
     return self.train([retain] * _check_n(n), list(range(seed0, seed0 + n)), desc='oracles')
 
 @patch
-def shadows(self:ModelZoo, pool:np.ndarray, n:int, seed:int=0)->tuple[list[dict], np.ndarray]:
-    "`n` shadow models on random halves of `pool`, and their membership matrix (models × pool points)."
-    pool = check_indices(pool, len(self.x), 'pool'); keep = random_halves(len(pool), n, seed)
+def shadows(self:ModelZoo, pool:np.ndarray, # indices of the shadow pool
+            n:int, # number of shadow models
+            seed:int=0, # seed of the membership draw; model i has seed 20,000 + 1,000 seed + i
+            frac:float|None=None, # None: random halves (IN/OUT for every point); else each model's share of the pool
+           )->tuple[list[dict], np.ndarray]:
+    "`n` shadow models on random subsets of `pool`, and their membership matrix (models × pool points)."
+    pool = check_indices(pool, len(self.x), 'pool')
+    keep = random_halves(len(pool), n, seed) if frac is None else random_subsets(len(pool), _check_n(n), frac, seed)
     return self.train([pool[k] for k in keep], [20_000 + seed * 1_000 + i for i in range(n)], desc='shadows'), keep
 
 # %% ../nbs/02b_zoo.ipynb #d0e1f2a3
