@@ -68,9 +68,11 @@ def _histograms(p, q, bins, clip, right_edge, dtype, dev):
     lo = torch.minimum(p.min(1).values, q.min(1).values)
     hi = torch.maximum(p.max(1).values, q.max(1).values)
     hi = torch.where(lo >= hi, lo + 1, hi)
-    step = (hi - lo) / bins                                           # np.linspace: arange(n) * step + start, last = stop
-    edges = torch.arange(bins + 1, device=dev, dtype=dtype) * step[:, None] + lo[:, None]
-    edges[:, -1] = hi
+    # np.linspace: arange(n) * step + start, last = stop. Computed on the CPU: a GPU rounds this product and sum
+    # differently by one ulp (measured on an H200), enough to move a tied margin into the next bin
+    lo_c, hi_c = lo.cpu(), hi.cpu(); step = (hi_c - lo_c) / bins
+    edges = torch.arange(bins + 1, dtype=dtype) * step[:, None] + lo_c[:, None]
+    edges[:, -1] = hi_c; edges = edges.to(dev)
     def counts(a):
         idx = torch.searchsorted(edges, a, right=True)               # np.digitize: number of edges <= value, in 1..bins+1
         if right_edge == 'include': idx.clamp_(max=bins)             # the maximum joins the last bin
