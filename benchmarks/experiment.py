@@ -14,7 +14,7 @@ import argparse, os, sys, tempfile, time
 os.environ.setdefault('VU_PROGRESS', '0')
 import pandas as pd, torch
 from vision_unlearning.core import ArtifactStore
-from vision_unlearning.evaluation.klom import klom
+from vision_unlearning.metrics.klom import klom
 from vision_unlearning.experiments.klom_fmnist import DEFAULT_SETTING, klom_data
 from vision_unlearning.experiments.setting import row_logits, rows
 from vision_unlearning.models import margins

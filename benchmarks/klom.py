@@ -14,7 +14,7 @@ np.histogram. Vectorised timings are the best of --repeats runs after a warm-up 
 import argparse, os, sys
 os.environ.setdefault('VU_PROGRESS', '0')
 import numpy as np, pandas as pd, torch
-from vision_unlearning.evaluation.klom import binned_kl, reference_binned_kl
+from vision_unlearning.metrics.klom import binned_kl, reference_binned_kl
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__))); from _common import md, timed   # noqa: E402
 
 def margins(n_models:int, n_points:int, seed:int=0)->tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ from scipy import stats
 from vision_unlearning.core import (ArtifactStore, ConfigError, DataNotFoundError, InsufficientSamplesError, NonFiniteError,
                                     UnknownNameError)
 from vision_unlearning.core import test_raises as raises_with   # aliased: pytest would collect `test_raises`
-from vision_unlearning.evaluation.klom import (KlomRelease, binned_kl, klom, klom_from_logits, margin_histograms,
+from vision_unlearning.metrics.klom import (KlomRelease, binned_kl, klom, klom_from_logits, margin_histograms,
                                                reference_binned_kl, release_klom)
 from vision_unlearning.experiments.klom_fmnist import KlomSetting, klom_benchmark
 from vision_unlearning.experiments.setting import ForgetSetSpec, MethodSpec

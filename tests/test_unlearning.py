@@ -26,7 +26,7 @@ from vision_unlearning.data import load_fashion_mnist, load_font_identities
 from vision_unlearning.models import CNNConfig, as_inputs, build_model
 from vision_unlearning.splits import make_split
 from vision_unlearning.unlearning import RetrainConfig, retrain, train_from_scratch, unlearn, unlearning_methods
-from vision_unlearning.evaluation.nomus import attack_features, loader_accuracy, nomus, simple_mia
+from vision_unlearning.metrics.nomus import attack_features, loader_accuracy, nomus, simple_mia
 from vision_unlearning.experiments.mufac import font_labels
 
 TEST_ACC_DROP = 0.25   # allowed fall of test accuracy (random labels / SalUn relabel a whole class: observed ≤ 0.12)

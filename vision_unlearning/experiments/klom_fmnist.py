@@ -16,13 +16,14 @@ from ..data import load_fashion_mnist
 from ..models import CNNConfig, margins as logit_margins
 from ..splits import make_split
 from ..unlearning import RetrainConfig
-from ..evaluation.klom import GROUPS, KlomResult, klom, plot_point
+from ..metrics.klom import GROUPS, KlomResult, klom, plot_point
+from ..metrics.registry import Outputs, compute_metric
 from .setting import (ForgetSetSpec, MethodSpec, Row, Setting, SettingData, row_logits,
                                                    rows, seed_methods)
 
 # %% auto #0
-__all__ = ['KLOM_FORGET_SETS', 'DEFAULT_SETTING', 'KlomSetting', 'klom_data', 'role_margins', 'KlomRun', 'klom_forget_set',
-           'klom_benchmark', 'sanity', 'plot_histograms', 'klom_explorer', 'spread_table']
+__all__ = ['KLOM_FORGET_SETS', 'DEFAULT_SETTING', 'KlomSetting', 'klom_data', 'role_outputs', 'role_margins', 'KlomRun',
+           'klom_forget_set', 'klom_benchmark', 'sanity', 'plot_histograms', 'klom_explorer', 'spread_table']
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #89c5d634
 KLOM_FORGET_SETS = (
@@ -57,12 +58,17 @@ def klom_data(s:KlomSetting=DEFAULT_SETTING)->SettingData:
     return SettingData(x, y, s.n_train, forget, held_out=dict(validation=np.arange(s.n_train, s.n_train + s.n_val)))
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #62182f1b
+def role_outputs(s:KlomSetting, forget:str, role:str, n:int, d:SettingData,
+                 store:ArtifactStore|None=None)->Outputs:
+    "The `Outputs` (logits on every point, groups of `forget`) of a role ('original', 'oracle', 'independent') or row."
+    check_choice('role', role, ['original', 'oracle', 'independent', *rows(s)])
+    row = rows(s)[role] if role in rows(s) else role
+    return Outputs(row_logits(s, d, d.zoo(s, store), row, forget, n), d.y, d.groups(forget))
+
 def role_margins(s:KlomSetting, forget:str, role:str, n:int, d:SettingData,
                  store:ArtifactStore|None=None)->torch.Tensor:
     "Margins (n × points) of a role ('original', 'oracle', 'independent') or of a row (by label) of setting `s`."
-    check_choice('role', role, ['original', 'oracle', 'independent', *rows(s)])
-    row = rows(s)[role] if role in rows(s) else role
-    return logit_margins(row_logits(s, d, d.zoo(s, store), row, forget, n), d.y)
+    return role_outputs(s, forget, role, n, d, store).margins()
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #274eb45c
 @dataclass
@@ -98,15 +104,15 @@ class KlomRun:
 def klom_forget_set(run:KlomRun, forget:str, store:ArtifactStore|None=None, **klom_kw):
     "Compute (or read) every row of forget set `forget` into `run`."
     s, d = run.setting, run.data
-    run.oracle[forget] = o = role_margins(s, forget, 'oracle', run.n, d, store)
+    oracle = role_outputs(s, forget, 'oracle', run.n, d, store); run.oracle[forget] = oracle.margins()
     for label in rows(s):
-        m = run.margins[(forget, label)] = role_margins(s, forget, label, run.n, d, store)
-        run.results[(forget, label)] = klom(m, o, groups=d.groups(forget), **klom_kw)
+        out = role_outputs(s, forget, label, run.n, d, store); run.margins[(forget, label)] = out.margins()
+        run.results[(forget, label)] = compute_metric('klom', dict(unlearned=out, oracle=oracle), **klom_kw).detail
 
 def klom_benchmark(s:KlomSetting=DEFAULT_SETTING, # the setting
                    n:int=16, # models per role (originals, oracles, each method); at least 2
                    forget_sets:list[str]|None=None, # names of `s.forget_sets` (default all)
-                   store:ArtifactStore|None=None, **klom_kw, # see `klom` (direction, right_edge, ...)
+                   store:ArtifactStore|None=None, **klom_kw, # the 'klom' metric's parameters (direction, right_edge, ...)
                   )->KlomRun:
     "The KLOM benchmark: every row of every forget set, models read from the zoo's store or made."
     if n < 2: raise ConfigError(f"n={n}: KLOM needs at least 2 models per role")

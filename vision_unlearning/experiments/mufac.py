@@ -17,7 +17,8 @@ from ..models import CNNConfig, as_inputs, load_models
 from ..splits import class_labels, make_split
 from ..unlearning import RetrainConfig
 from ..zoo import MODEL_VERSION
-from ..evaluation.nomus import SEED_TABLES, attack_features, loader_accuracy, score_unlearning
+from ..metrics.nomus import SEED_TABLES, score_unlearning
+from ..metrics.registry import Outputs, compute_metric
 from .setting import (ForgetSetSpec, MethodSpec, RoleSeeds, Setting, SettingData,
                                                    row_models, row_specs, rows, seed_methods)
 
@@ -128,25 +129,27 @@ BENCH_VERSION = '3'   # bump when the scoring code changes what a result holds
 def _batches(pair:tuple, bs:int=1024)->list:
     return [(as_inputs(pair[0][i:i + bs]), pair[1][i:i + bs]) for i in range(0, len(pair[0]), bs)]
 
-def _model(s:NomusSetting, d:SettingData, label:str, store:ArtifactStore|None=None)->tuple:
-    "The model of row `label` from the setting's zoo (made if missing), its seconds and its key."
-    zoo = d.zoo(s, store); spec = row_models(s, d, zoo, rows(s)[label], 'forget', 1)[0]
-    item = zoo.store.get('model', spec, version=MODEL_VERSION)
-    return load_models(s.model, [item['state']], 'cpu')[0], item['seconds'], spec.key
+def _spec(s:NomusSetting, d:SettingData, label:str, store:ArtifactStore|None=None, make:bool=True):
+    "The zoo and the spec of row `label`'s model (made first if `make`)."
+    zoo = d.zoo(s, store); f = row_models if make else row_specs
+    return zoo, f(s, d, zoo, rows(s)[label], 'forget', 1)[0]
 
 def original_model(s:NomusSetting, store:ArtifactStore|None=None,
                    data:SettingData|None=None)->tuple[torch.nn.Module, float]:
     "The setting's original model (trained on the training images with `s.recipe`) and its training seconds."
-    return _model(s, data or setting_data(s), 'Original', store)[:2]
+    zoo, spec = _spec(s, data or setting_data(s), 'Original', store)
+    item = zoo.store.get('model', spec, version=MODEL_VERSION)
+    return load_models(s.model, [item['state']], 'cpu')[0], item['seconds']
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #96a98160
-def score_row(model:torch.nn.Module, parts:dict, label:str, seconds:float, lam:float=0.5)->dict:
-    "One table row for `model`, and the per-sample losses on forget and unseen."
-    ml = parts['train'][1].ndim == 2; b = {k: _batches(parts[k]) for k in ('forget', 'unseen', 'test')}
-    sc = score_unlearning(model, b['forget'], b['unseen'], b['test'], lam=lam, multilabel=ml)
-    fl, ul = (attack_features(model, b[k], ml)[:, 0] for k in ('forget', 'unseen'))
-    row = dict(method=label, test_acc=sc.test_accuracy, forget_acc=loader_accuracy(model, b['forget'], ml),
-               mia_accuracy=sc.mia_accuracy, mia_gap=sc.mia_gap, nomus=sc.nomus, seconds=seconds,
+def score_row(zoo, spec, d:SettingData, label:str, lam:float=0.5)->dict:
+    "One table row for the model `spec` of `zoo`: the 'nomus' metric on its logits, and the attacker's losses."
+    out = Outputs(zoo.logits([spec], d.x), d.y, d.groups('forget'))
+    sc = compute_metric('nomus', dict(unlearned=out), lam=lam).detail[0]
+    fl, ul = (out.group(g).features()[0][:, 0] for g in ('forget', 'unseen'))
+    secs = zoo.store.get('model', spec, version=MODEL_VERSION)['seconds']
+    row = dict(method=label, test_acc=sc.test_accuracy, forget_acc=float(out.group('forget').accuracy()[0]),
+               mia_accuracy=sc.mia_accuracy, mia_gap=sc.mia_gap, nomus=sc.nomus, seconds=secs,
                forget_loss=float(fl.mean()), unseen_loss=float(ul.mean()))
     return dict(row=row, forget_losses=torch.tensor(fl), unseen_losses=torch.tensor(ul))
 
@@ -158,10 +161,9 @@ def _result_key(label:str, model_key:str, d:SettingData)->dict:
 def run_method(s:NomusSetting, label:str, store:ArtifactStore|None=None, data:SettingData|None=None)->dict:
     "The stored result of row `label` of setting `s`, its model made and scored first if needed."
     d = data or setting_data(s); check_choice('label', label, list(rows(s)))
-    model, secs, key = _model(s, d, label, store)
-    compute = lambda: score_row(model, d.parts('forget'), label, secs)
-    store = store or get_store()
-    return store.load_or_compute('nomus_result', _result_key(label, key, d), compute, version=BENCH_VERSION)
+    zoo, spec = _spec(s, d, label, store)
+    compute = lambda: score_row(zoo, spec, d, label)
+    return zoo.store.load_or_compute('nomus_result', _result_key(label, spec.key, d), compute, version=BENCH_VERSION)
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #7407a809
 def run_setting(s:NomusSetting, store:ArtifactStore|None=None, lam:float=0.5)->pd.DataFrame:
@@ -183,7 +185,7 @@ def stored_result(s:NomusSetting, label:str, store:ArtifactStore|None=None,
                  )->dict|None:
     "The stored result (row and per-sample losses) of row `label` of setting `s`, or None before `run_setting`."
     d = data or setting_data(s); check_choice('label', label, list(rows(s))); store = store or get_store()
-    spec = row_specs(s, d, d.zoo(s, store), rows(s)[label], 'forget', 1)[0]   # its key; nothing is made
+    spec = _spec(s, d, label, store, make=False)[1]   # its key; nothing is made
     return store.get('nomus_result', _result_key(label, spec.key, d), version=BENCH_VERSION)
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #2ea29770

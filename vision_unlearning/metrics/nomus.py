@@ -9,13 +9,14 @@ from typing import Any, Dict, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from ..core import ConfigError, InsufficientSamplesError
+from ..core import Config, ConfigError, InsufficientSamplesError
+from .registry import MetricResult, Outputs, logit_features, metric
 
 # %% auto #0
 __all__ = ['SEED_TABLES', 'mia_gap', 'nomus', 'simple_mia', 'attack_features', 'UnlearningScore', 'loader_accuracy',
-           'score_unlearning']
+           'score_unlearning', 'MiaConfig', 'mia_metric', 'NomusConfig', 'nomus_metric']
 
 # %% ../../nbs/22_nomus.ipynb #674bc216
 def mia_gap(mia_accuracy:float)->float:
@@ -82,17 +83,8 @@ def simple_mia(forget_features:np.ndarray, # per-sample attack features of forge
 @torch.no_grad()
 def attack_features(model:torch.nn.Module, loader, multilabel:bool=False, device:str='cpu')->np.ndarray:
     "Per-sample (loss, confidence, entropy) of `model` on `loader` (batches of (x, y)), in eval mode."
-    model.eval().to(device); out = []
-    for x, y in loader:
-        z = model(x.to(device)); y = y.to(device)
-        if multilabel:
-            p = torch.sigmoid(z); loss = F.binary_cross_entropy_with_logits(z, y.float(), reduction='none').mean(1)
-            conf = torch.where(y.bool(), p, 1 - p).mean(1); ent = -(p * p.clamp_min(1e-12).log() + (1 - p) * (1 - p).clamp_min(1e-12).log()).mean(1)
-        else:
-            if z.shape[1] <= int(y.max()): raise ConfigError(f"labels go up to {int(y.max())} but the model has {z.shape[1]} outputs")
-            lp = z.log_softmax(1); loss = F.nll_loss(lp, y, reduction='none')
-            conf = lp.gather(1, y[:, None])[:, 0].exp(); ent = -(lp.exp() * lp).sum(1)
-        out.append(torch.stack([loss, conf, ent], 1).cpu())
+    model.eval().to(device)
+    out = [logit_features(model(x.to(device)), y.to(device)).cpu() for x, y in loader]
     if not out: raise InsufficientSamplesError("the loader is empty")
     return torch.cat(out).numpy()
 
@@ -132,3 +124,42 @@ def score_unlearning(model:torch.nn.Module, # the (unlearned) classifier
     m, acc = simple_mia(f, u, attack=attack), loader_accuracy(model, test_loader, multilabel, device)
     return UnlearningScore(test_accuracy=acc, mia_accuracy=m['mia_accuracy'], mia_gap=m['mia_gap'],
                            nomus=nomus(acc, gap=m['mia_gap'], lam=lam), lam=lam, attack=f'{attack}/{features}')
+
+# %% ../../nbs/22_nomus.ipynb #a1c2e3f4
+class MiaConfig(Config):
+    "Parameters of the forget-vs-unseen attack (`simple_mia`)."
+    features: Literal['loss', 'loss_confidence_entropy'] = 'loss'
+    attack: Literal['logistic', 'gradient_boosting'] = 'logistic'
+    n_splits: int = Field(10, ge=2)
+    seed: int = 42
+
+def _attacks(cfg:MiaConfig, o:Outputs)->list[dict]:
+    "`simple_mia` on each model's forget and unseen features."
+    cols = [0] if cfg.features == 'loss' else [0, 1, 2]
+    f, u = o.group('forget').features(cols), o.group('unseen').features(cols)
+    return [simple_mia(a, b, cfg.attack, cfg.n_splits, cfg.seed) | dict(forget=a, unseen=b) for a, b in zip(f, u)]
+
+@metric('mia', MiaConfig, roles=('unlearned',), groups=('forget', 'unseen'))
+def mia_metric(cfg:MiaConfig, outputs:dict[str, Outputs])->MetricResult:
+    "The forget-vs-unseen attack on each unlearned model; the headline is the mean gap from chance."
+    runs = _attacks(cfg, outputs['unlearned'])
+    gap, acc = (np.array([r[k] for r in runs]) for k in ('mia_gap', 'mia_accuracy'))
+    return MetricResult('mia', float(gap.mean()), False, dict(gap=gap, accuracy=acc, forget_loss=runs[0]['forget'][:, 0],
+                        unseen_loss=runs[0]['unseen'][:, 0]), detail=runs)
+
+# %% ../../nbs/22_nomus.ipynb #b2d3f4a5
+class NomusConfig(MiaConfig):
+    "Parameters of NoMUS: the attack's, and the weight of utility."
+    lam: float = Field(0.5, ge=0, le=1)
+
+@metric('nomus', NomusConfig, roles=('unlearned',), groups=('forget', 'unseen', 'test'), higher_is_better=True)
+def nomus_metric(cfg:NomusConfig, outputs:dict[str, Outputs])->MetricResult:
+    "NoMUS of each unlearned model: test accuracy and the attack's gap, weighted by `lam`; the headline is the mean."
+    o = outputs['unlearned']; runs = _attacks(MiaConfig(**cfg.model_dump(exclude={'lam'})), o)
+    acc = o.group('test').accuracy()
+    scores = [UnlearningScore(test_accuracy=a, mia_accuracy=r['mia_accuracy'], mia_gap=r['mia_gap'],
+                              nomus=nomus(a, gap=r['mia_gap'], lam=cfg.lam), lam=cfg.lam,
+                              attack=f"{cfg.attack}/{cfg.features}") for a, r in zip(acc, runs)]
+    v = np.array([s.nomus for s in scores])
+    return MetricResult('nomus', float(v.mean()), True, dict(nomus=v, test_accuracy=acc,
+                        mia_gap=np.array([s.mia_gap for s in scores])), detail=scores)

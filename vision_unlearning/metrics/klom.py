@@ -12,14 +12,18 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 import torch
+from pydantic import Field
 
 from ..core import (ConfigError, DataNotFoundError, InsufficientSamplesError, NonFiniteError, check_choice,
                                     get_device)
+from ..core import Config
 from ..models import margins as logit_margins
+from .registry import MetricResult, Outputs, metric
 
 # %% auto #0
 __all__ = ['Direction', 'RightEdge', 'GROUPS', 'check_margins', 'margin_histograms', 'kl_from_counts', 'binned_kl',
-           'reference_binned_kl', 'KlomResult', 'klom', 'klom_from_logits', 'plot_point', 'KlomRelease', 'release_klom']
+           'reference_binned_kl', 'KlomResult', 'klom', 'klom_from_logits', 'KlomConfig', 'klom_metric', 'plot_point',
+           'KlomRelease', 'release_klom']
 
 # %% ../../nbs/20_klom.ipynb #ec519848
 Direction = Literal['unlearned||oracle', 'oracle||unlearned']
@@ -216,6 +220,25 @@ def klom_from_logits(unlearned_logits, oracle_logits, # logits, models × points
         if z.ndim != 3: raise ConfigError(f"{name} must be models × points × classes (3-D), got shape {tuple(z.shape)}")
         ms.append(logit_margins(_no_nan(z, name).double(), labels))
     return klom(*ms, groups=groups, **kwargs)
+
+# %% ../../nbs/20_klom.ipynb #b7c6d5e4
+class KlomConfig(Config):
+    "Parameters of the 'klom' metric: `klom`'s binning, and which summary of which group is the headline."
+    bins: int = Field(20, ge=1)
+    eps: float = Field(1e-5, gt=0)
+    clip: float = Field(100.0, gt=0)
+    direction: Direction = 'unlearned||oracle'
+    right_edge: RightEdge = 'include'
+    stat: Literal['p95', 'mean', 'median'] = 'p95'
+    group: str = 'forget'
+
+@metric('klom', KlomConfig, roles=('unlearned', 'oracle'), groups=('forget',))
+def klom_metric(cfg:KlomConfig, outputs:dict[str, Outputs])->MetricResult:
+    "KLOM of the unlearned models against the oracles, per point; the headline is `stat` over group `group`."
+    u, o = outputs['unlearned'], outputs['oracle']; check_choice('group', cfg.group, list(u.groups))
+    r = klom(u.margins(), o.margins(), groups=u.groups, **cfg.model_dump(exclude={'stat', 'group'}))
+    return MetricResult('klom', float(r.summary()[cfg.stat][cfg.group]), False, {g: r.group(g) for g in r.groups},
+                        detail=r)
 
 # %% ../../nbs/20_klom.ipynb #2727ca2f
 def plot_point(unlearned, oracle, # margins, models × points
