@@ -20,6 +20,7 @@ from ...core import (Config, ConfigError, DataNotFoundError, InsufficientSamples
 from .configuration import *
 from .configuration import NON_ATTRIBUTE_KEYS
 from .metadata import *
+from .utils import save_embeddings
 from .metadata import _check
 
 # %% auto #0
@@ -259,7 +260,6 @@ def _embedding_space(meta, cfg:TestbedConfig)->tuple[np.ndarray, np.ndarray]:
     return base, rng.standard_normal(dim) * np.sqrt(len(keys))
 
 def _save_testbed_embeddings(path:str, task:str, meta, E:np.ndarray, cfg:TestbedConfig, **md)->None:
-    from vision_unlearning.benchmarks.I_care.utils import save_embeddings
     recs = [dict(prompted_entity=get_target_preprocessed(task, r['name']), seed=s, prompt=get_prompt(task, r['name']),
                  embedding=[round(float(v), 5) for v in e]) for r, e in zip(meta, E) for s in cfg.image_seeds]
     save_embeddings(path, recs, dict(task=task, embedding_model='testbed', embedding_dim=E.shape[1]) | md)

@@ -23,6 +23,7 @@ from .configuration import _me_slug, _ME_PARTS
 from .metadata import *
 from .metadata import _fetch_remote, _per_entity_rows, _read_json, _write_json
 from .interference import jacc_similarity_matrix, load_interference_tensor
+from .metrics import unit_embeddings
 
 # %% auto #0
 __all__ = ['template_registry', 'rt_name_to_class', 'rt_name_to_params', 'correlation_tests', 'group_tests', 'mantel_test',
@@ -130,7 +131,6 @@ def interference_matrix(task:type_task, method:type_unlearning_algorithm, mp:typ
 # %% ../../../nbs/14_result_templates.ipynb #6785109e
 def baseline_embeddings(task:type_task, base_folder:str='assets')->pd.DataFrame:
     "Mean L2-normalised baseline embedding of each entity (rows in metadata order)."
-    from vision_unlearning.benchmarks.I_care.metrics import unit_embeddings
     path = get_embeddings_path(task, base_folder)
     if not os.path.exists(path): raise DataNotFoundError(f"no baseline embeddings at {path!r}")
     names = [e['name'] for e in get_metadata_filtered(task, base_folder)]
