@@ -138,8 +138,8 @@ def test_signatures_read_as_python(site):
     assert '<table' in page.split('id="config"')[1].split('<h3')[0], "core.html: Config has no field table"
     page = (site/'nomus_benchmark.html').read_text()
     sec = page[page.index('<h3 id="nomussetting"'):][:20000]
-    assert 'class NomusSetting(Config)' in re.sub(r'<[^>]+>', '', sec)
-    for cell in ['<code>n_train</code>', '<code>int ≥ 10</code>', '<code>2000</code>', 'training images (fashion_mnist)']:
+    assert 'class NomusSetting(Setting)' in re.sub(r'<[^>]+>', '', sec)
+    for cell in ['<code>n_images</code>', '<code>int ≥ 10</code>', '<code>5000</code>', 'a seeded subset split into test']:
         assert cell in sec, f"NomusSetting's field table lacks {cell}"
 
 def test_source_notebooks_carry_no_failure_banner():
