@@ -112,7 +112,7 @@ def klom_forget_set(run:KlomRun, forget:str, store:ArtifactStore|None=None, **kl
 def klom_benchmark(s:KlomSetting=DEFAULT_SETTING, # the setting
                    n:int=16, # models per role (originals, oracles, each method); at least 2
                    forget_sets:list[str]|None=None, # names of `s.forget_sets` (default all)
-                   store:ArtifactStore|None=None, **klom_kw, # the 'klom' metric's parameters (direction, right_edge, ...)
+                   store:ArtifactStore|None=None, **klom_kw, # the 'klom' metric's parameters (direction, ...)
                   )->KlomRun:
     "The KLOM benchmark: every row of every forget set, models read from the zoo's store or made."
     if n < 2: raise ConfigError(f"n={n}: KLOM needs at least 2 models per role")
@@ -184,7 +184,7 @@ def klom_explorer(run:KlomRun):
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #4842a6d4
 def spread_table(run:KlomRun, forget:str, group:str='forget')->pd.DataFrame:
-    "Per row: mean KLOM of `group`, medians over points of the range ratio (row / oracles) and |mean shift| / oracle sd."
+    "Per row: mean KLOM of `group`, medians over points of the range ratio (row / oracles) and |shift| / oracle sd."
     check_choice('group', group, list(GROUPS)); labels, rows = run.rows(forget), {}
     idx = run.data.groups(forget)[group]; oi = run.oracle[forget][:, idx].double()
     rng_o, sd_o = (oi.max(0).values - oi.min(0).values).clamp(min=1e-12), oi.std(0).clamp(min=1e-12)

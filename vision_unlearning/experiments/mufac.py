@@ -80,7 +80,7 @@ SETTINGS:dict[str, NomusSetting] = {s.name: s for s in [
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #84d4d978
 FONT_ATTRIBUTES = ('bold', 'italic', 'serif', 'monospace')
-FONT_COLLECTIONS = ('lmodern', 'texgyre', 'urw-base35', 'dejavu', 'jetbrains-mono', 'liberation', 'open-sans')  # + other
+FONT_COLLECTIONS = ('lmodern', 'texgyre', 'urw-base35', 'dejavu', 'jetbrains-mono', 'liberation', 'open-sans')  # +other
 _MERGED = {'dejavu-core': 'dejavu', 'dejavu-extra': 'dejavu', 'liberation2': 'liberation'}
 
 def font_collection(package:pd.Series)->np.ndarray:
