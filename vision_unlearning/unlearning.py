@@ -21,12 +21,12 @@ from .data import ImageData, check_images
 from .models import SmallCNN, as_inputs, batch_stream, check_finite_state, watch_losses
 
 # %% auto #0
-__all__ = ['Pair', 'Models', 'unlearning_methods', 'check_labels', 'as_data', 'task_loss', 'distill_kl', 'check_label_space',
-           'model_blocks', 'last_blocks_parameters', 'UnlearnConfig', 'one_cycle', 'Phase', 'check_models',
-           'run_phases', 'check_finite_model', 'unlearn', 'RetrainConfig', 'lr_schedule', 'train_from_scratch',
-           'retrain', 'finetune', 'CFkConfig', 'cf_k', 'NegGradConfig', 'neggrad', 'advanced_neggrad', 'UNSIRConfig',
-           'unsir', 'SCRUBConfig', 'scrub', 'RandomLabelConfig', 'SalUnConfig', 'random_label', 'salun',
-           'L1SparseConfig', 'l1_sparse']
+__all__ = ['Pair', 'Models', 'Engine', 'unlearning_methods', 'check_labels', 'as_data', 'task_loss', 'distill_kl',
+           'check_label_space', 'model_blocks', 'last_blocks_parameters', 'UnlearnConfig', 'one_cycle', 'Phase',
+           'check_models', 'run_phases', 'check_finite_model', 'unlearn', 'RetrainConfig', 'lr_schedule',
+           'train_from_scratch', 'retrain', 'finetune', 'CFkConfig', 'cf_k', 'NegGradConfig', 'neggrad',
+           'advanced_neggrad', 'UNSIRConfig', 'unsir', 'SCRUBConfig', 'scrub', 'RandomLabelConfig', 'SalUnConfig',
+           'random_label', 'salun', 'L1SparseConfig', 'l1_sparse']
 
 # %% ../nbs/03_unlearning.ipynb #a6ef587e
 Pair = tuple[torch.Tensor, torch.Tensor]
@@ -148,6 +148,7 @@ class Phase:
 
 # %% ../nbs/03_unlearning.ipynb #e5a1b2c1
 Models = nn.Module|Sequence[nn.Module]
+Engine = Literal['auto', 'loop', 'vmap']   # how K models train: a Python loop, one vmap, or the faster on the device
 
 def check_models(model:Models)->list[nn.Module]:
     "`model` (one module or a list) as a non-empty list of `nn.Module`s; anything else raises `ConfigError`."
@@ -204,8 +205,7 @@ def run_phases(models:Sequence[nn.Module], # K trained models of one architectur
                retain:Pair, forget:Pair, # model-ready data, see `as_data`
                cfg:UnlearnConfig, # shared optimisation settings
                phases:Sequence[Phase], # what to optimise, in order
-               engine:Literal['auto', 'loop', 'vmap']='auto', # 'vmap' (one batched program) or 'loop'; auto: vmap
-                                                              # on accelerators
+               engine:Engine='auto', # 'loop', 'vmap' (one batched program) or 'auto' (vmap on accelerators)
                device:str|None='auto', # see `get_device`
                trainable:set[str]|None=None, # parameter names to update (default all)
                saliency:float|None=None, # SalUn: update only this share of weights (top |∇ forget loss|)
@@ -322,7 +322,7 @@ def _apply(model:Models, retain, forget, cfg:UnlearnConfig, phases:Sequence[Phas
 def unlearn(method:str, # a name in `unlearning_methods`
             model:Models, # one trained model, or a list of K
             retain, forget, # data in any form `as_data` accepts
-            engine:Literal['auto', 'loop', 'vmap']='auto', device:str|None='auto',
+            engine:Engine='auto', device:str|None='auto',
             **params, # the method's hyperparameters, validated by its config
            )->Models:
     "Apply the registered unlearning `method` with hyperparameters `params`."
