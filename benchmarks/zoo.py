@@ -1,5 +1,6 @@
 """Zoo benchmark: size vs accuracy of the small-CNN family, loop vs vectorized ensemble for K = 1, 8, 32 models, and the
-achieved GFLOP/s of a training step against a large matrix product on the same device.
+achieved GFLOP/s of a training step against a large matrix product on the same device. Every model is trained by
+`train_from_scratch` with the benchmark's recipe (`ZooBenchConfig.recipe`, a `RetrainConfig`).
 
     python benchmarks/zoo.py                 # CPU (cached in the artifact store after the first run)
     python benchmarks/zoo.py --device cuda   # on a GPU machine
@@ -19,7 +20,8 @@ def main():
     a = p.parse_args()
     cfg = ZooBenchConfig(device=a.device, ks=tuple(int(k) for k in a.ks.split(',')))
     r = zoo_benchmark(cfg, recompute_if_exists=a.recompute)
-    print(f"device: {r['device_name']}, torch threads: {r['threads']}\n")
+    print(f"device: {r['device_name']}, torch threads: {r['threads']}")
+    print(f"recipe: {cfg.recipe!r} (each candidate sets its epochs)\n")
     print("Size vs accuracy (one model on full Fashion-MNIST; default = most accurate within "
           f"{cfg.budget_models} models in {cfg.budget_seconds:g} s):")
     print(md(pd.DataFrame(r['sizes'])))

@@ -151,3 +151,30 @@ def test_typed_errors(classwise):
     with pytest.raises(ConfigError, match=r'lam=1.5 must lie in \[0, 1\]'): nomus(0.9, gap=0.1, lam=1.5)
     with pytest.raises(ConfigError, match=r'lam=-0.1 must lie in \[0, 1\]'): nomus(0.9, gap=0.1, lam=-0.1)
     with pytest.raises(ConfigError, match=r'UnlearnConfig\.lr=-1'): unlearn('finetune', orig, parts['retain'], parts['forget'], lr=-1)
+
+_RECIPES = [RetrainConfig(epochs=2, lr=0.05, milestones=(1,), gamma=0.3, batch_size=100, weight_decay=5e-4),
+            RetrainConfig(schedule='onecycle', epochs=2, lr=0.05, batch_size=100, weight_decay=5e-4)]
+
+@pytest.mark.parametrize('recipe', _RECIPES, ids=['step', 'onecycle'])
+def test_recipe_is_plain_sgd_on_its_schedule(recipe):
+    """`train_from_scratch` is plain SGD (momentum, weight decay, no Nesterov) on the recipe's schedule: model 0 starts
+    as `build_model(cfg, seed)` and ends with the weights of a hand-written torch loop that sets the learning rate of
+    every step (step: lr × gamma after each milestone, one batch stream per phase; one-cycle: linear warm-up over 20 %
+    of the steps, then linear decay to 0). The same ops in the same order: observed difference 0 (tolerance 1e-5)."""
+    import math, torch.nn.functional as F
+    from vision_unlearning.models import batch_stream
+    d, cfg = load_fashion_mnist('train'), CNNConfig(widths=(4, 8))
+    x, y = as_inputs(d.x[:500]), d.y[:500]
+    got = train_from_scratch(build_model(cfg, 0), (d.x[:500], y), recipe, engine='loop', device='cpu')
+    ref = build_model(cfg, recipe.seed).train()
+    opt = torch.optim.SGD(ref.parameters(), lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
+    phases = [(1, 1.0), (1, recipe.gamma)] if recipe.schedule == 'step' else [(2, None)]   # (epochs, lr factor)
+    for i, (epochs, factor) in enumerate(phases):
+        steps = math.ceil(epochs * 500 / recipe.batch_size)
+        w = max(1, round(recipe.warmup * steps))
+        for t, idx in enumerate(batch_stream(np.arange(500), steps, recipe.batch_size, recipe.seed * 1_000_003 + i * 101)):
+            f = factor if factor is not None else ((t + 1) / w if t < w else (steps - t) / (steps - w))
+            for g in opt.param_groups: g['lr'] = recipe.lr * f
+            opt.zero_grad(); F.cross_entropy(ref(x[idx]), y[idx]).backward(); opt.step()
+    for (k, a), b in zip(got.state_dict().items(), ref.state_dict().values()):
+        assert (a - b).abs().max() < 1e-5, (k, (a - b).abs().max())

@@ -6,11 +6,11 @@ import numpy as np, torch, pytest
 
 from vision_unlearning.core import ArtifactStore
 from vision_unlearning.data import load_fashion_mnist
-from vision_unlearning.models import CNNConfig, TrainConfig, fit, predict_logits, accuracy
-from vision_unlearning.unlearning import RetrainConfig
+from vision_unlearning.models import CNNConfig, build_model, predict_logits, accuracy
+from vision_unlearning.unlearning import RetrainConfig, train_from_scratch
 from vision_unlearning.zoo import ModelZoo
 
-TINY, SHORT = CNNConfig(widths=(4, 8)), TrainConfig(epochs=1, batch_size=128)
+TINY = CNNConfig(widths=(4, 8))
 RECIPE = RetrainConfig(epochs=1, lr=0.05, milestones=(), batch_size=128)
 
 JOB = textwrap.dedent('''
@@ -43,23 +43,26 @@ def test_zoo_killed_resumes(tmp_path):
     assert zoo.store.stats['computed'] == max(0, 8 - done)
     assert len(states) == 8 and all('head.weight' in s for s in states)
 
-def test_engines_agree_on_real_data():
-    """Loop and vmap ensemble, default model, one epoch on real data, trained in float64: the same seeds and batches give
-    the same losses and weights to 1e-9 (observed 3e-15 on both kernel paths). In float32 the two engines sum in
-    different orders and the difference after 47 steps depends on the CPU's kernels (1e-4 with AVX-512 kernels,
-    5e-4 on another machine), so float32 trajectories are not compared."""
+_RECIPES = [RetrainConfig(epochs=1, lr=0.05, milestones=(0.5,), batch_size=128),
+            RetrainConfig(schedule='onecycle', epochs=1, lr=0.05, batch_size=128, weight_decay=5e-4)]
+
+@pytest.mark.parametrize('recipe', _RECIPES, ids=['step', 'onecycle'])
+def test_engines_agree_on_real_data(recipe):
+    """`train_from_scratch`'s loop and vmap engines, three default models, one epoch on 4,000 real images, trained in
+    float64: the same seeds and batches give the same weights to 1e-9 (observed 2e-16). In float32 the two engines
+    sum in different orders and the difference after 32 steps depends on the CPU's kernels (1e-4 with AVX-512
+    kernels, 5e-4 on another machine), so float32 trajectories are not compared."""
     tr, te = load_fashion_mnist('train'), load_fashion_mnist('test')
-    subsets, seeds = [np.arange(0, 4000), np.arange(2000, 6000), np.arange(6000)], [3, 4, 5]
-    cfg = CNNConfig()
-    a, la = fit(cfg, SHORT, tr.x[:6000], tr.y[:6000], subsets, seeds, engine='loop', dtype=torch.float64)
-    b, lb = fit(cfg, SHORT, tr.x[:6000], tr.y[:6000], subsets, seeds, engine='vmap', dtype=torch.float64)
-    assert (la - lb).abs().max() < 1e-9, (la - lb).abs().max()
+    cfg, data = CNNConfig(), (tr.x[:4000], tr.y[:4000])
+    templates = [build_model(cfg, 0).double()] * 3   # re-initialised with seeds 42, 43, 44
+    a, b = ([m.state_dict() for m in train_from_scratch(templates, data, recipe, engine=e, device='cpu')]
+            for e in ('loop', 'vmap'))
     for sa, sb in zip(a, b):
         for k in sa: assert (sa[k] - sb[k]).abs().max() < 1e-9, (k, (sa[k] - sb[k]).abs().max())
     acc_a = accuracy(predict_logits(cfg, a, te.x[:2000]), te.y[:2000])
     acc_b = accuracy(predict_logits(cfg, b, te.x[:2000]), te.y[:2000])
-    print(f"\nlosses {(la - lb).abs().max():.1e}, accuracies {acc_a.tolist()} {acc_b.tolist()}")
-    assert (acc_a - acc_b).abs().max() <= 1e-3 and (acc_a > 0.6).all(), (acc_a, acc_b)
+    print(f"\naccuracies {acc_a.tolist()} {acc_b.tolist()}")
+    assert (acc_a - acc_b).abs().max() <= 1e-3 and (acc_a > 0.5).all(), (acc_a, acc_b)
 
 @pytest.mark.parametrize('cfg', [CNNConfig(), CNNConfig(widths=(8, 16), depth=2, residual=True, norm='group'),
                                  CNNConfig(widths=(4, 8, 8), depth=2, norm='group', input_size=32)])

@@ -6,25 +6,27 @@
 from __future__ import annotations
 import copy, math
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Callable, Literal, Sequence
 
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 from torch.func import functional_call, grad, stack_module_state, vmap
 from torch.utils.data import DataLoader, Dataset
 
-from .core import (Config, ConfigError, InsufficientSamplesError, NonFiniteError, Registry, check_choice,
-                                    get_device, progress)
+from .core import (Config, ConfigError, InsufficientSamplesError, NonFiniteError, Registry,
+                                    check_choice, get_device, progress)
 from .data import ImageData, check_images
 from .models import SmallCNN, as_inputs, batch_stream, check_finite_state, watch_losses
 
 # %% auto #0
-__all__ = ['Pair', 'Models', 'unlearning_methods', 'check_labels', 'as_data', 'task_loss', 'distill_kl', 'check_label_space',
-           'model_blocks', 'last_blocks_parameters', 'UnlearnConfig', 'Phase', 'check_models', 'run_phases',
-           'check_finite_model', 'unlearn', 'RetrainConfig', 'train_from_scratch', 'retrain', 'finetune', 'CFkConfig',
-           'cf_k', 'NegGradConfig', 'neggrad', 'advanced_neggrad', 'UNSIRConfig', 'unsir', 'SCRUBConfig', 'scrub',
-           'RandomLabelConfig', 'SalUnConfig', 'random_label', 'salun', 'L1SparseConfig', 'l1_sparse']
+__all__ = ['Pair', 'Models', 'Engine', 'unlearning_methods', 'check_labels', 'as_data', 'task_loss', 'distill_kl',
+           'check_label_space', 'model_blocks', 'last_blocks_parameters', 'UnlearnConfig', 'one_cycle', 'Phase',
+           'check_models', 'run_phases', 'check_finite_model', 'unlearn', 'RetrainConfig', 'lr_schedule',
+           'train_from_scratch', 'retrain', 'finetune', 'CFkConfig', 'cf_k', 'NegGradConfig', 'neggrad',
+           'advanced_neggrad', 'UNSIRConfig', 'unsir', 'SCRUBConfig', 'scrub', 'RandomLabelConfig', 'SalUnConfig',
+           'random_label', 'salun', 'L1SparseConfig', 'l1_sparse']
 
 # %% ../nbs/03_unlearning.ipynb #a6ef587e
 Pair = tuple[torch.Tensor, torch.Tensor]
@@ -38,15 +40,21 @@ def check_labels(y:torch.Tensor, name:str='labels')->torch.Tensor:
     raise ConfigError(f"{name} must be integer class indices of shape (N,) or a 0/1 matrix of shape (N, L), "
                       f"got {y.dtype} of shape {tuple(y.shape)}{fix}")
 
+def _as_pair(data)->tuple:
+    "`data` as an `(x, y)` tuple: an `ImageData`'s images and labels, or a `Dataset`'s / `DataLoader`'s batches."
+    if isinstance(data, ImageData): return (data.x, data.y)
+    if not isinstance(data, (Dataset, DataLoader)): return data
+    batches = list(data if isinstance(data, DataLoader) else DataLoader(data, batch_size=1024))
+    if not batches: return (torch.zeros(0), torch.zeros(0))
+    return (torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches]))
+
 def as_data(data, # `(x, y)` tensors, an `ImageData`, a `Dataset` or a `DataLoader`
             name:str='data', # used in error messages
            )->Pair:
     "Model-ready `(x, y)` tensors (uint8 images are scaled to [-1, 1] by `as_inputs`), checked."
-    if isinstance(data, ImageData): data = (data.x, data.y)
-    elif isinstance(data, (Dataset, DataLoader)):
-        batches = list(data if isinstance(data, DataLoader) else DataLoader(data, batch_size=1024))
-        data = (torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])) if batches else (torch.zeros(0), torch.zeros(0))
-    if not (isinstance(data, (tuple, list)) and len(data) == 2): raise ConfigError(f"{name} must be (x, y), an ImageData, a Dataset or a DataLoader; got {type(data).__name__}")
+    data = _as_pair(data)
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise ConfigError(f"{name} must be (x, y), an ImageData, a Dataset or a DataLoader; got {type(data).__name__}")
     x, y = map(torch.as_tensor, data)
     if len(x) == 0: raise InsufficientSamplesError(f"{name} is empty")
     if len(x) != len(y): raise ConfigError(f"{name}: {len(x)} inputs but {len(y)} labels")
@@ -59,36 +67,44 @@ def task_loss(z:torch.Tensor, y:torch.Tensor)->torch.Tensor:
     return F.binary_cross_entropy_with_logits(z, y.to(z.dtype)) if y.ndim == 2 else F.cross_entropy(z, y)
 
 def distill_kl(s:torch.Tensor, t:torch.Tensor, T:float, multilabel:bool=False)->torch.Tensor:
-    "$T^2\\,\\mathrm{KL}(p_T^{t} \\Vert p_T^{s})$ per sample (batch mean): softmax classes, or independent Bernoulli labels."
-    if not multilabel: lt = F.log_softmax(t / T, 1); return (lt.exp() * (lt - F.log_softmax(s / T, 1))).sum(1).mean() * T * T
+    "$T^2\\,\\mathrm{KL}(p_T^{t} \\Vert p_T^{s})$ per sample (batch mean): softmax classes or Bernoulli labels."
+    if not multilabel:
+        lt = F.log_softmax(t / T, 1); return (lt.exp() * (lt - F.log_softmax(s / T, 1))).sum(1).mean() * T * T
     p = torch.sigmoid(t / T)
     kl = p * (F.logsigmoid(t / T) - F.logsigmoid(s / T)) + (1 - p) * (F.logsigmoid(-t / T) - F.logsigmoid(-s / T))
     return kl.sum(1).mean() * T * T
 
 # %% ../nbs/03_unlearning.ipynb #adee020f
 def check_label_space(model:nn.Module, retain:Pair, forget:Pair)->int:
-    "The model's number of outputs, after checking that the retain and forget labels fit it; raises `ConfigError` otherwise."
+    "The model's number of outputs, after checking the retain and forget labels fit it; raises `ConfigError` otherwise."
     with torch.no_grad(): n_out = model.eval()(retain[0][:1].to(next(model.parameters()).device)).shape[-1]
     (_, yr), (_, yf) = retain, forget
-    if yr.shape[1:] != yf.shape[1:]: raise ConfigError(f"retain labels have shape {tuple(yr.shape[1:])} per sample, forget labels {tuple(yf.shape[1:])}: the label spaces do not match")
-    if yr.ndim == 2 and yr.shape[1] != n_out: raise ConfigError(f"multi-label targets have {yr.shape[1]} labels but the model has {n_out} outputs")
+    if yr.shape[1:] != yf.shape[1:]:
+        raise ConfigError(f"retain labels have shape {tuple(yr.shape[1:])} per sample, forget labels "
+                          f"{tuple(yf.shape[1:])}: the label spaces do not match")
+    if yr.ndim == 2 and yr.shape[1] != n_out:
+        raise ConfigError(f"multi-label targets have {yr.shape[1]} labels but the model has {n_out} outputs")
     for name, y in (('retain', yr), ('forget', yf)):
-        if y.ndim == 1 and (int(y.min()) < 0 or int(y.max()) >= n_out): raise ConfigError(f"{name} labels lie in [{int(y.min())}, {int(y.max())}] but the model predicts classes [0, {n_out})")
+        if y.ndim == 1 and (int(y.min()) < 0 or int(y.max()) >= n_out):
+            raise ConfigError(f"{name} labels lie in [{int(y.min())}, {int(y.max())}] "
+                              f"but the model predicts classes [0, {n_out})")
     return n_out
 
 # %% ../nbs/03_unlearning.ipynb #084ecd57
 def model_blocks(model:nn.Module)->list[tuple[str, nn.Module]]:
-    "Named blocks of `model`, input to output: a `SmallCNN`'s stages and head, otherwise its top-level children with parameters."
+    "Named blocks of `model`, input to output: a `SmallCNN`'s stages and head, else its children with parameters."
     if isinstance(model, SmallCNN):
         L = 2 * model.cfg.depth + 1   # conv, (relu, conv) × (depth-1), maxpool, relu
-        stages = [(f"features[{i * L}:{(i + 1) * L}]", model.features[i * L:(i + 1) * L]) for i in range(len(model.cfg.widths))]
+        stages = [(f"features[{i * L}:{(i + 1) * L}]", model.features[i * L:(i + 1) * L])
+                  for i in range(len(model.cfg.widths))]
         return stages + [('head', model.head)]
     return [(n, m) for n, m in model.named_children() if any(True for _ in m.parameters())]
 
 def last_blocks_parameters(model:nn.Module, k:int)->set[str]:
     "Names of the parameters (as in `named_parameters`) of the last `k` blocks."
     blocks = model_blocks(model)
-    if not 1 <= k <= len(blocks): raise ConfigError(f"k={k} must lie in [1, {len(blocks)}]: the model has blocks {[n for n, _ in blocks]}")
+    if not 1 <= k <= len(blocks):
+        raise ConfigError(f"k={k} must lie in [1, {len(blocks)}]: the model has blocks {[n for n, _ in blocks]}")
     ids = {id(p) for _, b in blocks[-k:] for p in b.parameters()}
     return {n for n, p in model.named_parameters() if id(p) in ids}
 
@@ -101,21 +117,38 @@ class UnlearnConfig(Config):
     momentum: float = Field(0.0, ge=0, lt=1, description='SGD momentum (NB: none)')
     weight_decay: float = Field(0.0, ge=0, description='SGD weight decay (NB: none)')
     batch_size: int = Field(64, ge=1, description='samples per batch of each set (NB: 64)')
-    seed: int = Field(42, ge=0, description='batch order, noise and random labels; model k of an ensemble uses seed + k (NB: 42)')
-    train_mode: bool = Field(True, description='modules in train mode; False reproduces the NB quirk of fine-tuning in eval mode')
+    seed: int = Field(42, ge=0, description='batch order, noise and random labels; '
+                                            'model k of an ensemble uses seed + k (NB: 42)')
+    train_mode: bool = Field(True, description='modules in train mode; '
+                                               'False reproduces the NB quirk of fine-tuning in eval mode')
+
+# %% ../nbs/03_unlearning.ipynb #c7a1e0b2
+def one_cycle(step:int, # the step, from 0
+              total:int, # steps in all
+              warmup:float, # fraction of the steps spent warming up
+             )->float:
+    "One-cycle multiplier of the peak learning rate at `step` of `total`."
+    w = max(1, round(warmup * total))
+    return (step + 1) / w if step < w else max(0.0, (total - step) / max(1, total - w))
 
 @dataclass(frozen=True)
 class Phase:
-    "One stretch of optimisation: `loss(f, batch, ctx)` for `epochs` passes over the `steps_of` set at learning rate `lr`."
+    "A stretch of optimisation: `loss(f, batch, ctx)` for `epochs` passes over the `steps_of` set at rate `lr`."
     loss: Callable
     epochs: float
     lr: float
     steps_of: Literal['retain', 'forget'] = 'retain'
     teacher: bool = False # the loss uses the original model (`ctx['teacher']`)
     noise: bool = False # the batch carries standard-normal `noise` shaped like `xr`
+    warmup: float|None = None # one-cycle: warm up over this fraction of the steps, then decay; None: constant `lr`
+
+    def lr_at(self, t:int, steps:int)->float:
+        "The learning rate at step `t` of the phase's `steps`."
+        return self.lr if self.warmup is None else self.lr * one_cycle(t, steps, self.warmup)
 
 # %% ../nbs/03_unlearning.ipynb #e5a1b2c1
 Models = nn.Module|Sequence[nn.Module]
+Engine = Literal['auto', 'loop', 'vmap']   # how K models train: a Python loop, one vmap, or the faster on the device
 
 def check_models(model:Models)->list[nn.Module]:
     "`model` (one module or a list) as a non-empty list of `nn.Module`s; anything else raises `ConfigError`."
@@ -131,15 +164,20 @@ def check_models(model:Models)->list[nn.Module]:
 # %% ../nbs/03_unlearning.ipynb #c1ecf0e9
 def _stream_seed(seed:int, phase:int, part:str)->int: return seed * 1_000_003 + phase * 101 + (part == 'forget')
 
-def _batches(n_r:int, n_f:int, ph:Phase, cfg:UnlearnConfig, seeds:Sequence[int], i:int)->tuple[int, torch.Tensor, torch.Tensor]:
+def _n_steps(ph:Phase, n_r:int, n_f:int, batch_size:int)->int:
+    "Steps of phase `ph`: `epochs` passes over its set (retain or forget) in batches of `batch_size`, at least one."
+    return max(1, math.ceil(ph.epochs * (n_r if ph.steps_of == 'retain' else n_f) / batch_size))
+
+def _batches(n_r:int, n_f:int, ph:Phase, cfg:UnlearnConfig, seeds:Sequence[int], i:int
+            )->tuple[int, torch.Tensor, torch.Tensor]:
     "Number of steps of phase `i` and per-model retain and forget index streams (K × steps × batch)."
-    steps = max(1, math.ceil(ph.epochs * (n_r if ph.steps_of == 'retain' else n_f) / cfg.batch_size))
-    r = torch.stack([batch_stream(np.arange(n_r), steps, cfg.batch_size, _stream_seed(s, i, 'retain')) for s in seeds])
-    f = torch.stack([batch_stream(np.arange(n_f), steps, cfg.batch_size, _stream_seed(s, i, 'forget')) for s in seeds])
+    steps, bs = _n_steps(ph, n_r, n_f, cfg.batch_size), cfg.batch_size
+    r = torch.stack([batch_stream(np.arange(n_r), steps, bs, _stream_seed(s, i, 'retain')) for s in seeds])
+    f = torch.stack([batch_stream(np.arange(n_f), steps, bs, _stream_seed(s, i, 'forget')) for s in seeds])
     return steps, r, f
 
 def _random_labels(y:torch.Tensor, n_out:int, seed:int)->torch.Tensor:
-    "A fixed random wrong label per sample (uniform over the other classes), or random 0/1 vectors for multi-label targets."
+    "A fixed random wrong label per sample (uniform over the other classes), or random 0/1 vectors for multi-label."
     g = torch.Generator().manual_seed(seed)
     if y.ndim == 2: return torch.randint(0, 2, y.shape, generator=g).to(y.dtype)
     return (y.cpu() + torch.randint(1, n_out, y.shape, generator=g)) % n_out
@@ -167,7 +205,7 @@ def run_phases(models:Sequence[nn.Module], # K trained models of one architectur
                retain:Pair, forget:Pair, # model-ready data, see `as_data`
                cfg:UnlearnConfig, # shared optimisation settings
                phases:Sequence[Phase], # what to optimise, in order
-               engine:Literal['auto', 'loop', 'vmap']='auto', # 'vmap' (one batched program) or 'loop'; auto: vmap on accelerators
+               engine:Engine='auto', # 'loop', 'vmap' (one batched program) or 'auto' (vmap on accelerators)
                device:str|None='auto', # see `get_device`
                trainable:set[str]|None=None, # parameter names to update (default all)
                saliency:float|None=None, # SalUn: update only this share of weights (top |∇ forget loss|)
@@ -188,12 +226,16 @@ def run_phases(models:Sequence[nn.Module], # K trained models of one architectur
     if reinit:
         for m, s in zip(models, seeds):
             with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(s); [mod.reset_parameters() for mod in m.modules() if hasattr(mod, 'reset_parameters')]
+                torch.manual_seed(s)
+                for mod in m.modules():
+                    if hasattr(mod, 'reset_parameters'): mod.reset_parameters()
     params, buffers = stack_module_state(models)
-    return _optimise(models, params, buffers, retain, forget, cfg, phases, engine, dev, trainable, saliency, seeds, n_out, desc)
+    return _optimise(models, params, buffers, retain, forget, cfg, phases, engine, dev, trainable, saliency, seeds,
+                     n_out, desc)
 
 # %% ../nbs/03_unlearning.ipynb #3bde54e6
-def _optimise(models, params, buffers, retain, forget, cfg, phases, engine, dev, trainable, saliency, seeds, n_out, desc):
+def _optimise(models, params, buffers, retain, forget, cfg, phases, engine, dev, trainable, saliency, seeds, n_out,
+              desc):
     "The optimisation loop of `run_phases` on stacked weights."
     base, tbase = (copy.deepcopy(models[0]).to('meta').train(mode) for mode in (cfg.train_mode, False))
     names = set(params) if trainable is None else set(trainable)
@@ -201,28 +243,42 @@ def _optimise(models, params, buffers, retain, forget, cfg, phases, engine, dev,
     teacher = {k: v.detach().clone() for k, v in params.items()} if any(p.teacher for p in phases) else None
     masks = _saliency_masks(tbase, params, buffers, forget, saliency, engine) if saliency else {}
     yf_rand = torch.stack([_random_labels(forget[1], n_out, s) for s in seeds]).to(dev)
-    ctx0 = dict(input_range=(retain[0].min().item(), retain[0].max().item()), multilabel=retain[1].ndim == 2)
-    opt = torch.optim.SGD([params[k] for k in sorted(names)], lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    gens = [torch.Generator().manual_seed(s + 7) for s in seeds]
-    who = [f"model {k} (seed {s})" for k, s in enumerate(seeds)]
+    ctx0 = dict(input_range=(retain[0].min().item(), retain[0].max().item()), multilabel=retain[1].ndim == 2, cfg=cfg)
+    opt = torch.optim.SGD([params[k] for k in sorted(names)], lr=cfg.lr, momentum=cfg.momentum,
+                          weight_decay=cfg.weight_decay)
+    run = SimpleNamespace(params=params, buffers=buffers, teacher=teacher, masks=masks, opt=opt, engine=engine,
+                          dev=dev, data=(retain, forget, yf_rand),
+                          gens=[torch.Generator().manual_seed(s + 7) for s in seeds],
+                          who=[f"model {k} (seed {s})" for k, s in enumerate(seeds)])
     for i, ph in enumerate(phases):
         steps, rs, fs = _batches(len(retain[0]), len(forget[0]), ph, cfg, seeds, i)
-        for g in opt.param_groups: g['lr'] = ph.lr
-        def one(p, b, tp, batch, frac):
-            f = lambda x: functional_call(base, (p, b), (x,))
-            t = None if tp is None else (lambda x: functional_call(tbase, (tp, b), (x,)))
-            f_const = lambda x: functional_call(base, ({k: v.detach() for k, v in p.items()}, b), (x,))
-            return ph.loss(f, batch, dict(ctx0, teacher=t, params=p, f_const=f_const, frac=frac, cfg=cfg))
-        hist = []
-        for t in progress(range(steps), desc=f"{desc}: phase {i + 1}/{len(phases)} ({engine}, K={len(seeds)})"):
-            batch = _batch(retain, forget, yf_rand, rs[:, t].to(dev), fs[:, t].to(dev), gens if ph.noise else None)
-            opt.zero_grad(set_to_none=True)
-            hist.append(_step(engine, one, params, buffers, teacher if ph.teacher else None, batch, t / steps))
-            for k, m in masks.items():
-                if params[k].grad is not None: params[k].grad.mul_(m)
-            opt.step(); watch_losses(hist, t, steps, who, f"{desc}: phase {i + 1}/{len(phases)}")
+        _run_phase(run, ph, _phase_loss(ph, base, tbase, ctx0), steps, rs, fs, f"{desc}: phase {i + 1}/{len(phases)}")
     out = [_load(m, _at(params, k), _at(buffers, k)) for k, m in enumerate(models)]
-    return [check_finite_model(m, f"{desc}: {w}") for m, w in zip(out, who)]
+    return [check_finite_model(m, f"{desc}: {w}") for m, w in zip(out, run.who)]
+
+# %% ../nbs/03_unlearning.ipynb #c7a1e0b4
+def _phase_loss(ph:Phase, base:nn.Module, tbase:nn.Module, ctx0:dict)->Callable:
+    "One model's loss at a step of `ph`, as a function of its weights, buffers, teacher weights, batch and progress."
+    def one(p, b, tp, batch, frac):
+        f = lambda x: functional_call(base, (p, b), (x,))
+        t = None if tp is None else (lambda x: functional_call(tbase, (tp, b), (x,)))
+        f_const = lambda x: functional_call(base, ({k: v.detach() for k, v in p.items()}, b), (x,))
+        return ph.loss(f, batch, dict(ctx0, teacher=t, params=p, f_const=f_const, frac=frac))
+    return one
+
+def _run_phase(run:SimpleNamespace, ph:Phase, one:Callable, steps:int, rs:torch.Tensor, fs:torch.Tensor, what:str):
+    "`steps` SGD steps of phase `ph` on the stacked weights in `run`, watching every model's loss."
+    hist, (retain, forget, yf_rand) = [], run.data
+    for t in progress(range(steps), desc=f"{what} ({run.engine}, K={len(run.who)})"):
+        for g in run.opt.param_groups: g['lr'] = ph.lr_at(t, steps)
+        ri, fi = rs[:, t].to(run.dev), fs[:, t].to(run.dev)
+        batch = _batch(retain, forget, yf_rand, ri, fi, run.gens if ph.noise else None)
+        run.opt.zero_grad(set_to_none=True)
+        hist.append(_step(run.engine, one, run.params, run.buffers, run.teacher if ph.teacher else None, batch,
+                          t / steps))
+        for k, m in run.masks.items():
+            if run.params[k].grad is not None: run.params[k].grad.mul_(m)
+        run.opt.step(); watch_losses(hist, t, steps, run.who, what)
 
 # %% ../nbs/03_unlearning.ipynb #e5a1b2c2
 def _batch(retain:Pair, forget:Pair, yf_rand:torch.Tensor, ri:torch.Tensor, fi:torch.Tensor, gens:list|None)->dict:
@@ -266,7 +322,7 @@ def _apply(model:Models, retain, forget, cfg:UnlearnConfig, phases:Sequence[Phas
 def unlearn(method:str, # a name in `unlearning_methods`
             model:Models, # one trained model, or a list of K
             retain, forget, # data in any form `as_data` accepts
-            engine:Literal['auto', 'loop', 'vmap']='auto', device:str|None='auto',
+            engine:Engine='auto', device:str|None='auto',
             **params, # the method's hyperparameters, validated by its config
            )->Models:
     "Apply the registered unlearning `method` with hyperparameters `params`."
@@ -277,41 +333,67 @@ def _ce_retain(f, b, ctx): return task_loss(f(b['xr']), b['yr'])
 
 # %% ../nbs/03_unlearning.ipynb #6a5aaec9
 class RetrainConfig(UnlearnConfig):
-    "Training from scratch; defaults are the seed's MUFAC original/retrained recipe (NB, notes §A.5)."
+    "The recipe for training from scratch; defaults are the seed's MUFAC original/retrained recipe (NB, notes §A.5)."
     epochs: float = Field(30.0, gt=0, description='epochs (NB MUFAC: 30)')
-    lr: float = Field(0.01, gt=0, description='initial learning rate (NB: 0.01)')
+    lr: float = Field(0.01, gt=0, description='initial (step) or peak (onecycle) learning rate (NB: 0.01)')
     momentum: float = Field(0.9, ge=0, lt=1, description='NB: 0.9')
-    milestones: tuple[float, ...] = Field((10.0, 20.0), description='epochs after which lr is multiplied by gamma (NB: 10, 20)')
-    gamma: float = Field(0.1, gt=0, le=1, description='NB: 0.1')
+    schedule: Literal['step', 'onecycle'] = Field('step', description="'step': lr × gamma after each milestone (NB); "
+                                                  "'onecycle': linear warm-up, then linear decay to 0")
+    milestones: tuple[float, ...] = Field((10.0, 20.0), description='step: epochs after which lr is multiplied by '
+                                                                    'gamma (NB: 10, 20)')
+    gamma: float = Field(0.1, gt=0, le=1, description='step: NB 0.1')
+    warmup: float = Field(0.2, ge=0, le=1, description='onecycle: fraction of the steps spent warming up')
 
+    @model_validator(mode='after')
+    def _one_schedule(self):
+        unused = ['warmup'] if self.schedule == 'step' else ['milestones', 'gamma']
+        if bad := [k for k in unused if getattr(self, k) != type(self).model_fields[k].default]:
+            raise ValueError(f"{', '.join(bad)} do not apply to schedule={self.schedule!r}: leave them at their "
+                             "defaults, or choose the other schedule")
+        return self
+
+# %% ../nbs/03_unlearning.ipynb #c7a1e0b5
 def _schedule(cfg:RetrainConfig)->list[Phase]:
-    "One phase per constant-learning-rate stretch of the step schedule."
+    "The recipe's phases: one per constant-learning-rate stretch of the step schedule, or one one-cycle phase."
+    if cfg.schedule == 'onecycle': return [Phase(_ce_retain, cfg.epochs, cfg.lr, warmup=cfg.warmup)]
     edges = [0.0] + [m for m in sorted(cfg.milestones) if 0 < m < cfg.epochs] + [cfg.epochs]
     return [Phase(_ce_retain, b - a, cfg.lr * cfg.gamma**i) for i, (a, b) in enumerate(zip(edges, edges[1:]))]
 
+def lr_schedule(cfg:RetrainConfig, # the recipe
+                n:int, # training images
+               )->np.ndarray:
+    "The learning rate of every step of `train_from_scratch` with `cfg` on `n` images."
+    steps = [(ph, _n_steps(ph, n, n, cfg.batch_size)) for ph in _schedule(cfg)]
+    return np.array([ph.lr_at(t, s) for ph, s in steps for t in range(s)])
+
 def train_from_scratch(model:Models, # architecture template(s); the weights are re-initialised (seed + k)
                        data, # training data in any form `as_data` accepts
-                       cfg:RetrainConfig=RetrainConfig(), engine:str='auto', device:str|None='auto')->Models:
-    "Train fresh copies of `model` on `data` with the seed's recipe."
+                       cfg:RetrainConfig=RetrainConfig(), # the recipe
+                       engine:str='auto', device:str|None='auto')->Models:
+    "Train fresh copies of `model` on `data` with the recipe `cfg`."
     return _apply(model, data, data, cfg, _schedule(cfg), engine, device, reinit=True, desc='train')
 
 @unlearning_methods.register('retrain', config=RetrainConfig)
-def retrain(model:Models, retain, forget, cfg:RetrainConfig=RetrainConfig(), engine:str='auto', device:str|None='auto')->Models:
+def retrain(model:Models, retain, forget, cfg:RetrainConfig=RetrainConfig(), engine:str='auto',
+            device:str|None='auto')->Models:
     "Retrain from scratch on the retain set: the oracle (seed 004 'Retrained')."
     return train_from_scratch(model, retain, cfg, engine, device)
 
 # %% ../nbs/03_unlearning.ipynb #fd442213
 @unlearning_methods.register('finetune', config=UnlearnConfig)
-def finetune(model:Models, retain, forget, cfg:UnlearnConfig=UnlearnConfig(), engine:str='auto', device:str|None='auto')->Models:
+def finetune(model:Models, retain, forget, cfg:UnlearnConfig=UnlearnConfig(), engine:str='auto',
+             device:str|None='auto')->Models:
     "Fine-tune on the retain set (seed 004 'Fine-tuning'; NB: 2 epochs, SGD lr 0.001)."
     return _apply(model, retain, forget, cfg, [Phase(_ce_retain, cfg.epochs, cfg.lr)], engine, device)
 
 class CFkConfig(UnlearnConfig):
     "CF-k: fine-tune only the last k blocks."
-    k: int = Field(3, ge=1, description='trainable blocks counted from the output (NB: CF-3 = layer3, layer4, fc of ResNet-18)')
+    k: int = Field(3, ge=1, description='trainable blocks counted from the output '
+                                        '(NB: CF-3 = layer3, layer4, fc of ResNet-18)')
 
 @unlearning_methods.register('cf_k', config=CFkConfig)
-def cf_k(model:Models, retain, forget, cfg:CFkConfig=CFkConfig(), engine:str='auto', device:str|None='auto')->Models:
+def cf_k(model:Models, retain, forget, cfg:CFkConfig=CFkConfig(), engine:str='auto',
+         device:str|None='auto')->Models:
     "Fine-tune the last `k` blocks on the retain set, the rest frozen (seed 004 'CF-3'; NB: 2 epochs, lr 0.001)."
     names = last_blocks_parameters(check_models(model)[0], cfg.k)
     return _apply(model, retain, forget, cfg, [Phase(_ce_retain, cfg.epochs, cfg.lr)], engine, device, trainable=names)
@@ -319,19 +401,22 @@ def cf_k(model:Models, retain, forget, cfg:CFkConfig=CFkConfig(), engine:str='au
 # %% ../nbs/03_unlearning.ipynb #ee06271e
 class NegGradConfig(UnlearnConfig):
     "Gradient ascent on the forget set."
-    loop: Literal['retain', 'forget'] = Field('retain', description="steps per epoch: one per retain batch, forget batches cycled (NB MUFAC), or one per forget batch (NB MUCAC)")
+    loop: Literal['retain', 'forget'] = Field('retain', description="steps per epoch: one per retain batch, forget "
+                                              "batches cycled (NB MUFAC), or one per forget batch (NB MUCAC)")
     forget_weight: float = Field(1.0, gt=0, description='weight of the ascent term (NB: 1)')
 
 def _neg_forget(f, b, ctx): return -ctx['cfg'].forget_weight * task_loss(f(b['xf']), b['yf'])
 def _adv_neg(f, b, ctx): return _neg_forget(f, b, ctx) + task_loss(f(b['xr']), b['yr'])
 
 @unlearning_methods.register('neggrad', config=NegGradConfig)
-def neggrad(model:Models, retain, forget, cfg:NegGradConfig=NegGradConfig(), engine:str='auto', device:str|None='auto')->Models:
+def neggrad(model:Models, retain, forget, cfg:NegGradConfig=NegGradConfig(), engine:str='auto',
+            device:str|None='auto')->Models:
     "Ascend the forget loss (seed 004 'Grad Asc'; NB: 2 epochs, lr 0.001)."
     return _apply(model, retain, forget, cfg, [Phase(_neg_forget, cfg.epochs, cfg.lr, cfg.loop)], engine, device)
 
 @unlearning_methods.register('advanced_neggrad', config=NegGradConfig)
-def advanced_neggrad(model:Models, retain, forget, cfg:NegGradConfig=NegGradConfig(), engine:str='auto', device:str|None='auto')->Models:
+def advanced_neggrad(model:Models, retain, forget, cfg:NegGradConfig=NegGradConfig(), engine:str='auto',
+                     device:str|None='auto')->Models:
     "Ascend the forget loss while descending the retain loss (seed 004 'Advanced Grad Asc'; NB: 2 epochs, lr 0.001)."
     return _apply(model, retain, forget, cfg, [Phase(_adv_neg, cfg.epochs, cfg.lr, cfg.loop)], engine, device)
 
@@ -343,7 +428,8 @@ class UNSIRConfig(UnlearnConfig):
     noise_lr: float = Field(0.01, gt=0, description='Adam learning rate of the noise (NB: 0.01)')
     repair_epochs: float = Field(1.0, gt=0, description='stage 2 epochs over the retain set (NB: 1)')
 
-def _ascend_noise(f, noise:torch.Tensor, target:torch.Tensor, steps:int, lr:float, b1=0.9, b2=0.999, eps=1e-8)->torch.Tensor:
+def _ascend_noise(f, noise:torch.Tensor, target:torch.Tensor, steps:int, lr:float, b1=0.9, b2=0.999, eps=1e-8
+                 )->torch.Tensor:
     "`steps` Adam steps on `noise` that maximise MSE(f(noise), target) (functional, so it runs under vmap)."
     m = v = torch.zeros_like(noise)
     for i in range(1, steps + 1):
@@ -358,7 +444,8 @@ def _unsir_impair(f, b, ctx):
     return task_loss(f(noise), b['yr']) + task_loss(f(b['xr']), b['yr'])
 
 @unlearning_methods.register('unsir', config=UNSIRConfig)
-def unsir(model:Models, retain, forget, cfg:UNSIRConfig=UNSIRConfig(), engine:str='auto', device:str|None='auto')->Models:
+def unsir(model:Models, retain, forget, cfg:UNSIRConfig=UNSIRConfig(), engine:str='auto',
+          device:str|None='auto')->Models:
     "Impair with error-maximising noise, then repair on the retain set (seed 004 'UNSIR'; NB: 2 + 1 epochs, lr 0.001)."
     phases = [Phase(_unsir_impair, cfg.epochs, cfg.lr, 'forget', noise=True)]
     if cfg.stage == 2: phases.append(Phase(_ce_retain, cfg.repair_epochs, cfg.lr))
@@ -368,17 +455,21 @@ def unsir(model:Models, retain, forget, cfg:UNSIRConfig=UNSIRConfig(), engine:st
 class SCRUBConfig(UnlearnConfig):
     "SCRUB: distillation towards the original on retain, away from it on forget."
     T: float = Field(4.0, gt=0, description='distillation temperature (NB: 4)')
-    forget_pass: bool = Field(True, description='include the max (forget) pass; the NB MUCAC multi-label notebook has none')
+    forget_pass: bool = Field(True, description='include the max (forget) pass; '
+                                                'the NB MUCAC multi-label notebook has none')
 
 def _scrub_min(f, b, ctx):
-    z = f(b['xr']); return task_loss(z, b['yr']) + distill_kl(z, ctx['teacher'](b['xr']), ctx['cfg'].T, ctx['multilabel'])
+    z = f(b['xr']); kl = distill_kl(z, ctx['teacher'](b['xr']), ctx['cfg'].T, ctx['multilabel'])
+    return task_loss(z, b['yr']) + kl
 def _scrub_max(f, b, ctx): return -distill_kl(f(b['xf']), ctx['teacher'](b['xf']), ctx['cfg'].T, ctx['multilabel'])
 
 @unlearning_methods.register('scrub', config=SCRUBConfig)
-def scrub(model:Models, retain, forget, cfg:SCRUBConfig=SCRUBConfig(), engine:str='auto', device:str|None='auto')->Models:
+def scrub(model:Models, retain, forget, cfg:SCRUBConfig=SCRUBConfig(), engine:str='auto',
+          device:str|None='auto')->Models:
     "Per epoch: CE + KL to the original on retain, then -KL on forget (seed 004 'SCRUB'; NB: T 4, 2 epochs, lr 0.001)."
     if cfg.epochs != int(cfg.epochs): raise ConfigError(f"SCRUB runs whole epochs; got epochs={cfg.epochs}")
-    per_epoch = [Phase(_scrub_min, 1, cfg.lr, teacher=True)] + ([Phase(_scrub_max, 1, cfg.lr, 'forget', teacher=True)] if cfg.forget_pass else [])
+    per_epoch = [Phase(_scrub_min, 1, cfg.lr, teacher=True)]
+    if cfg.forget_pass: per_epoch.append(Phase(_scrub_max, 1, cfg.lr, 'forget', teacher=True))
     return _apply(model, retain, forget, cfg, per_epoch * int(cfg.epochs), engine, device)
 
 # %% ../nbs/03_unlearning.ipynb #0ee0a924
@@ -395,15 +486,19 @@ class SalUnConfig(RandomLabelConfig):
 def _random_label(f, b, ctx): return task_loss(f(b['xf']), b['yf_rand']) + task_loss(f(b['xr']), b['yr'])
 
 @unlearning_methods.register('random_label', config=RandomLabelConfig)
-def random_label(model:Models, retain, forget, cfg:RandomLabelConfig=RandomLabelConfig(), engine:str='auto', device:str|None='auto')->Models:
+def random_label(model:Models, retain, forget, cfg:RandomLabelConfig=RandomLabelConfig(), engine:str='auto',
+                 device:str|None='auto')->Models:
     "Train on forget samples with fixed random wrong labels and on retain samples."
     return _apply(model, retain, forget, cfg, [Phase(_random_label, cfg.epochs, cfg.lr)], engine, device)
 
 @unlearning_methods.register('salun', config=SalUnConfig)
-def salun(model:Models, retain, forget, cfg:SalUnConfig=SalUnConfig(), engine:str='auto', device:str|None='auto')->Models:
+def salun(model:Models, retain, forget, cfg:SalUnConfig=SalUnConfig(), engine:str='auto',
+          device:str|None='auto')->Models:
     "Random labels, updating only the `ratio` most salient weights (largest |∇ forget loss|)."
-    return _apply(model, retain, forget, cfg, [Phase(_random_label, cfg.epochs, cfg.lr)], engine, device, saliency=cfg.ratio)
+    phases = [Phase(_random_label, cfg.epochs, cfg.lr)]
+    return _apply(model, retain, forget, cfg, phases, engine, device, saliency=cfg.ratio)
 
+# %% ../nbs/03_unlearning.ipynb #c7a1e0b8
 class L1SparseConfig(UnlearnConfig):
     "l1-sparse fine-tuning (Unlearn-Sparse code `FT_prune`: lr 0.01, alpha 5e-4; epochs: the seed's 2)."
     lr: float = Field(0.01, gt=0, description='Unlearn-Sparse official code')
@@ -414,6 +509,7 @@ def _l1(f, b, ctx):
     return task_loss(f(b['xr']), b['yr']) + a * sum(v.abs().sum() for v in ctx['params'].values())
 
 @unlearning_methods.register('l1_sparse', config=L1SparseConfig)
-def l1_sparse(model:Models, retain, forget, cfg:L1SparseConfig=L1SparseConfig(), engine:str='auto', device:str|None='auto')->Models:
+def l1_sparse(model:Models, retain, forget, cfg:L1SparseConfig=L1SparseConfig(), engine:str='auto',
+              device:str|None='auto')->Models:
     "Fine-tune on the retain set with a decaying l1 penalty on the weights."
     return _apply(model, retain, forget, cfg, [Phase(_l1, cfg.epochs, cfg.lr)], engine, device)

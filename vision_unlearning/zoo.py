@@ -18,8 +18,8 @@ from .core import (Config, ConfigError, InsufficientSamplesError, ArtifactStore,
                                     fingerprint, get_device, get_store, progress)
 from . import models
 from .data import check_images, check_indices
-from .models import (CNNConfig, TrainConfig, Engine, fit, predict_logits, accuracy, as_inputs,
-                                      build_model, check_finite_state, load_models, n_params)
+from .models import (CNNConfig, predict_logits, accuracy, as_inputs, build_model, check_finite_state,
+                                      load_models, n_params)
 from .unlearning import RetrainConfig, train_from_scratch, unlearning_methods
 
 # %% auto #0
@@ -270,15 +270,21 @@ def margins(self:ModelZoo, states:Sequence[dict], x:torch.Tensor, y:torch.Tensor
     "Margins (models × points) of `states` on (`x`, `y`)."
     return models.margins(predict_logits(self.model_cfg, states, x, device=self.device), y)
 
+# %% ../nbs/02b_zoo.ipynb #b3c0de01
+from .data import load_fashion_mnist
+from .unlearning import RetrainConfig, train_from_scratch
+
 # %% ../nbs/02b_zoo.ipynb #d097f362
-def _timed_fit(model_cfg:CNNConfig, train_cfg:TrainConfig, x, y, subsets, seeds, engine:str, device:str|None):
-    "Warm up, then train; return wall seconds, the states and peak memory (MB) of this process."
-    warm = train_cfg.model_copy(update=dict(epochs=20 * train_cfg.batch_size / len(subsets[0])))   # ~20 steps: kernels, page faults
-    fit(model_cfg, warm, x, y, subsets, seeds, engine=engine, device=device)
-    t0 = time.perf_counter(); states, _ = fit(model_cfg, train_cfg, x, y, subsets, seeds, engine=engine, device=device)
+def _timed_fit(model_cfg:CNNConfig, recipe:RetrainConfig, x, y, k:int, engine:str, device:str|None):
+    "Warm up, then train `k` models on (`x`, `y`); return wall seconds, their states and peak memory (MB)."
+    warm = recipe.model_copy(update=dict(epochs=20 * recipe.batch_size / len(x)))   # ~20 steps: kernels, page faults
+    templates = [build_model(model_cfg, 0)] * k   # re-initialised with seeds recipe.seed + j
+    train_from_scratch(templates, (x, y), warm, engine, device)
+    t0 = time.perf_counter(); trained = train_from_scratch(templates, (x, y), recipe, engine, device)
     secs = time.perf_counter() - t0
-    dev = get_device(device)
-    peak = torch.cuda.max_memory_allocated() / 2**20 if dev.type == 'cuda' else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    states = [{n: v.cpu() for n, v in m.state_dict().items()} for m in trained]
+    if get_device(device).type == 'cuda': peak = torch.cuda.max_memory_allocated() / 2**20
+    else: peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return secs, states, peak
 
 def run_isolated(fn, *args):
@@ -286,31 +292,44 @@ def run_isolated(fn, *args):
     with cf.ProcessPoolExecutor(1, mp_context=mp.get_context('spawn')) as ex: return ex.submit(fn, *args).result()
 
 # %% ../nbs/02b_zoo.ipynb #cafa2dcb
+_RECIPE = RetrainConfig(schedule='onecycle', epochs=1, batch_size=256, lr=0.05, weight_decay=5e-4)
+
 class ZooBenchConfig(Config):
     "What the zoo benchmarks measure."
     model_config = ConfigDict(allow_inf_nan=False)
-    candidates: tuple[tuple[tuple[int, ...], float], ...] = (((4, 8), 0.5), ((4, 8), 1.0), ((8, 16), 0.5), ((8, 16), 1.0), ((8, 16), 2.0), ((16, 32), 1.0), ((32, 64), 1.0))
+    candidates: tuple[tuple[tuple[int, ...], float], ...] = Field(
+        (((4, 8), 0.5), ((4, 8), 1.0), ((8, 16), 0.5), ((8, 16), 1.0), ((8, 16), 2.0), ((16, 32), 1.0),
+         ((32, 64), 1.0)),
+        description='(widths, epochs) of each candidate')
+    recipe: RetrainConfig = Field(_RECIPE, description='how every model is trained; a candidate sets its epochs')
     repeats: int = Field(2, ge=1, description='timed runs per candidate; the fastest counts')
     budget_models: int = 64
     budget_seconds: float = 180.0
-    margin: float = Field(0.8, gt=0, le=1, description='a candidate must fit in margin × budget: runs on a shared machine vary by ±30 %')
+    margin: float = Field(0.8, gt=0, le=1, description='a candidate must fit in margin × budget: '
+                                                       'runs on a shared machine vary by ±30 %')
     ks: tuple[int, ...] = (1, 8, 32)
     engines: tuple[str, ...] = ('loop', 'vmap')
-    batch_size: int = 256
     device: str = 'cpu'
 
+    def recipe_for(self, epochs:float)->RetrainConfig:
+        "The benchmark's recipe with `epochs` epochs (validated)."
+        return RetrainConfig(**{**self.recipe.model_dump(), 'epochs': epochs})
+
+# %% ../nbs/02b_zoo.ipynb #b3c0de04
 def size_accuracy_table(cfg:ZooBenchConfig, train, test)->pd.DataFrame:
-    "Seconds per model (best of `cfg.repeats` warmed-up runs in this process, as in a zoo), parameters and test accuracy of each candidate."
+    "Seconds per model (best of `cfg.repeats` warmed-up runs, as in a zoo), parameters and test accuracy per candidate."
     rows = []
     for widths, epochs in cfg.candidates:
-        mc, tc = CNNConfig(widths=widths), TrainConfig(epochs=epochs, batch_size=cfg.batch_size)
-        runs = [_timed_fit(mc, tc, train.x, train.y, [np.arange(len(train))], [0], 'loop', cfg.device) for _ in range(cfg.repeats)]
+        mc, recipe = CNNConfig(widths=widths), cfg.recipe_for(epochs)
+        runs = [_timed_fit(mc, recipe, train.x, train.y, 1, 'loop', cfg.device) for _ in range(cfg.repeats)]
         secs, (st,), _ = min(runs, key=lambda r: r[0])   # the least disturbed run of a shared machine
         acc = float(accuracy(predict_logits(mc, [st], test.x, device=cfg.device), test.y)[0])
-        rows.append(dict(widths=str(widths), epochs=epochs, params=n_params(build_model(mc, 0)), sec_per_model=round(secs, 2),
-                         test_acc=round(acc, 4), **{f'sec_{cfg.budget_models}_models': round(secs * cfg.budget_models, 1)}))
+        rows.append(dict(widths=str(widths), epochs=epochs, params=n_params(build_model(mc, 0)),
+                         sec_per_model=round(secs, 2), test_acc=round(acc, 4),
+                         **{f'sec_{cfg.budget_models}_models': round(secs * cfg.budget_models, 1)}))
     return pd.DataFrame(rows)
 
+# %% ../nbs/02b_zoo.ipynb #b3c0de05
 def choose_default(table:pd.DataFrame, cfg:ZooBenchConfig)->pd.Series:
     "The most accurate row whose `budget_models` models train within `margin` × `budget_seconds` (else the fastest)."
     ok = table[table[f'sec_{cfg.budget_models}_models'] <= cfg.margin * cfg.budget_seconds]
@@ -321,24 +340,27 @@ def choose_default(table:pd.DataFrame, cfg:ZooBenchConfig)->pd.Series:
     return ok.loc[ok.test_acc.idxmax()]
 
 # %% ../nbs/02b_zoo.ipynb #0124745a
-def engine_table(cfg:ZooBenchConfig, model_cfg:CNNConfig, train_cfg:TrainConfig, train, test)->pd.DataFrame:
+def engine_table(cfg:ZooBenchConfig, model_cfg:CNNConfig, recipe:RetrainConfig, train, test)->pd.DataFrame:
     "Models per minute, mean test accuracy and peak memory of each engine for each K."
-    rows, full = [], np.arange(len(train))
+    rows = []
     for k in cfg.ks:
         for engine in cfg.engines:
-            secs, states, peak = run_isolated(_timed_fit, model_cfg, train_cfg, train.x, train.y, [full] * k, list(range(k)), engine, cfg.device)
+            secs, states, peak = run_isolated(_timed_fit, model_cfg, recipe, train.x, train.y, k, engine, cfg.device)
             acc = accuracy(predict_logits(model_cfg, states, test.x, device=cfg.device), test.y).mean().item()
-            rows.append(dict(device=cfg.device, K=k, engine=engine, seconds=round(secs, 1), models_per_min=round(60 * k / secs, 1),
-                             mean_test_acc=round(acc, 4), peak_mem_mb=round(peak)))
+            rows.append(dict(device=cfg.device, K=k, engine=engine, seconds=round(secs, 1),
+                             models_per_min=round(60 * k / secs, 1), mean_test_acc=round(acc, 4),
+                             peak_mem_mb=round(peak)))
     return pd.DataFrame(rows)
 
 # %% ../nbs/02b_zoo.ipynb #43401f85
-def budget_check(cfg:ZooBenchConfig, model_cfg:CNNConfig, train_cfg:TrainConfig, train)->dict:
+def budget_check(cfg:ZooBenchConfig, model_cfg:CNNConfig, recipe:RetrainConfig, train)->dict:
     "Wall seconds for `cfg.budget_models` models of `model_cfg` trained as one zoo job in a fresh store."
     import tempfile
-    zoo = ModelZoo(model_cfg, train_cfg, train.x, train.y, store=ArtifactStore(tempfile.mkdtemp()), device=cfg.device)
+    zoo = ModelZoo(model_cfg, recipe=recipe, x=train.x, y=train.y, store=ArtifactStore(tempfile.mkdtemp()),
+                   device=cfg.device)
     t0 = time.perf_counter(); zoo.originals(cfg.budget_models); secs = time.perf_counter() - t0
-    return dict(models=cfg.budget_models, seconds=round(secs, 1), budget_seconds=cfg.budget_seconds, within_budget=bool(secs <= cfg.budget_seconds))
+    return dict(models=cfg.budget_models, seconds=round(secs, 1), budget_seconds=cfg.budget_seconds,
+                within_budget=bool(secs <= cfg.budget_seconds))
 
 # %% ../nbs/02b_zoo.ipynb #792b6cea
 def matmul_gflops(n:int=2048, reps:int=10, device:str='cpu')->float:
@@ -351,12 +373,14 @@ def matmul_gflops(n:int=2048, reps:int=10, device:str='cpu')->float:
     if device.startswith('cuda'): torch.cuda.synchronize()
     return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
 
+# %% ../nbs/02b_zoo.ipynb #b3c0de06
 def step_gflops(model_cfg:CNNConfig, batch_size:int=256, reps:int=20, device:str='cpu')->dict:
     "FLOPs per training step (forward + backward) and achieved GFLOP/s of `model_cfg` on `device`."
     from torch.utils.flop_counter import FlopCounterMode
     m = build_model(model_cfg, 0).to(device).to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
-    x = as_inputs(torch.randint(0, 255, (batch_size, model_cfg.in_channels, model_cfg.input_size, model_cfg.input_size), dtype=torch.uint8), device)
+    side = model_cfg.input_size
+    x = as_inputs(torch.randint(0, 255, (batch_size, model_cfg.in_channels, side, side), dtype=torch.uint8), device)
     y = torch.randint(0, model_cfg.n_classes, (batch_size,), device=device)
     with FlopCounterMode(display=False) as fc: m(x).sum().backward()
     def step(): opt.zero_grad(); torch.nn.functional.cross_entropy(m(x), y).backward(); opt.step()
@@ -364,28 +388,33 @@ def step_gflops(model_cfg:CNNConfig, batch_size:int=256, reps:int=20, device:str
     t0 = time.perf_counter()
     for _ in range(reps): step()
     if device.startswith('cuda'): torch.cuda.synchronize()
-    secs = (time.perf_counter() - t0) / reps
-    return dict(widths=str(model_cfg.widths), batch=batch_size, mflop_per_image=round(fc.get_total_flops() / batch_size / 1e6, 2),
-                ms_per_step=round(secs * 1e3, 1), gflops=round(fc.get_total_flops() / secs / 1e9, 1))
+    secs, flops = (time.perf_counter() - t0) / reps, fc.get_total_flops()
+    return dict(widths=str(model_cfg.widths), batch=batch_size, mflop_per_image=round(flops / batch_size / 1e6, 2),
+                ms_per_step=round(secs * 1e3, 1), gflops=round(flops / secs / 1e9, 1))
 
 # %% ../nbs/02b_zoo.ipynb #0e37a0b9
+def _measure(cfg:ZooBenchConfig)->dict:
+    "Every measurement of `zoo_benchmark`, on Fashion-MNIST, as JSON-ready tables."
+    train, test = load_fashion_mnist('train'), load_fashion_mnist('test')
+    sizes = size_accuracy_table(cfg, train, test); best = choose_default(sizes, cfg)
+    model_cfg = CNNConfig(widths=tuple(int(w) for w in best.widths.strip('()').split(',') if w.strip()))
+    recipe = cfg.recipe_for(float(best.epochs))
+    engines = engine_table(cfg, model_cfg, recipe, train, test)
+    budget = budget_check(cfg, model_cfg, recipe, train)
+    peak = matmul_gflops(device=cfg.device)
+    widths = sorted({w for w, _ in cfg.candidates})
+    flops = pd.DataFrame([step_gflops(CNNConfig(widths=w), cfg.recipe.batch_size, device=cfg.device) for w in widths])
+    flops['fraction_of_matmul'] = (flops.gflops / peak).round(3)
+    return dict(sizes=sizes.to_dict('records'), default=best.to_dict(), engines=engines.to_dict('records'),
+                budget=budget, matmul_gflops=round(peak, 1), throughput=flops.to_dict('records'),
+                threads=torch.get_num_threads(),
+                device_name=torch.cuda.get_device_name() if cfg.device.startswith('cuda') else 'cpu')
+
 def zoo_benchmark(cfg:ZooBenchConfig=ZooBenchConfig(), # what to measure
                   store:ArtifactStore|None=None, # default `ArtifactStore()` at the user cache
                   recompute_if_exists:bool=False,
                  )->dict:
     "Size-vs-accuracy table, the chosen default, engine table and throughput (GFLOP/s vs matmul), cached."
-    from vision_unlearning.data import load_fashion_mnist
-    def compute():
-        train, test = load_fashion_mnist('train'), load_fashion_mnist('test')
-        sizes = size_accuracy_table(cfg, train, test); best = choose_default(sizes, cfg)
-        model_cfg = CNNConfig(widths=tuple(int(w) for w in best.widths.strip('()').split(',') if w.strip()))
-        train_cfg = TrainConfig(epochs=float(best.epochs), batch_size=cfg.batch_size)
-        engines = engine_table(cfg, model_cfg, train_cfg, train, test)
-        budget = budget_check(cfg, model_cfg, train_cfg, train)
-        peak = matmul_gflops(device=cfg.device)
-        flops = pd.DataFrame([step_gflops(CNNConfig(widths=w), cfg.batch_size, device=cfg.device) for w in sorted({w for w, _ in cfg.candidates})])
-        flops['fraction_of_matmul'] = (flops.gflops / peak).round(3)
-        return dict(sizes=sizes.to_dict('records'), default=best.to_dict(), engines=engines.to_dict('records'), budget=budget,
-                    matmul_gflops=round(peak, 1), throughput=flops.to_dict('records'), threads=torch.get_num_threads(),
-                    device_name=torch.cuda.get_device_name() if cfg.device.startswith('cuda') else 'cpu')
-    return (store or ArtifactStore()).load_or_compute('zoo_benchmark', cfg, compute, version=MODEL_VERSION, fmt='json', recompute_if_exists=recompute_if_exists)
+    store = store or ArtifactStore()
+    return store.load_or_compute('zoo_benchmark', cfg, lambda: _measure(cfg), version=MODEL_VERSION, fmt='json',
+                                 recompute_if_exists=recompute_if_exists)
