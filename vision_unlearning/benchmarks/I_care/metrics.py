@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from ...core import ConfigError, InsufficientSamplesError, DataNotFoundError
-from .configuration import *
-from .metadata import *
+from ._vocab import *
+from ._files import *
+from .utils import load_embeddings
 from .interference import InterferenceTensor, load_interference_tensor
 
 # %% auto #0
@@ -106,7 +107,6 @@ def unit_embeddings(path:str, # an I-CARE embeddings file
                     task:type_task, names:List[str]|None=None, # entities to return, in order; None: the dict by prompt
                    )->Tuple[Dict[str, Any], Any]:
     "(file metadata, mean L2-normalised embedding per prompt: a dict, or an n x d array in `names` order)."
-    from vision_unlearning.benchmarks.I_care.utils import load_embeddings
     md, recs = load_embeddings(path)
     emb = _mean_unit_embeddings(recs)
     if names is None: return md, emb

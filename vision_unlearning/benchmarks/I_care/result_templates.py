@@ -4,7 +4,7 @@
 
 # %% ../../../nbs/14_result_templates.ipynb #04a36cb6
 from __future__ import annotations
-import contextlib, contextvars, functools, hashlib, importlib, json, os, warnings
+import contextlib, contextvars, hashlib, json, os, warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Dict, List, Literal, Sequence
@@ -18,22 +18,24 @@ from scipy import stats
 
 from ...core import (ConfigError, DataNotFoundError, InsufficientSamplesError, InvalidAttributeTypeError,
                                     Registry, check_choice, get_store)
-from .configuration import *
-from .configuration import _me_slug, _ME_PARTS
+from ._vocab import *
+from ._vocab import _me_slug, _ME_PARTS
 from .metadata import *
-from .metadata import _fetch_remote, _per_entity_rows, _read_json, _write_json
+from .metadata import _per_entity_rows, _read_json, _write_json
+from .utils import _fetch_remote
+from .metrics import unit_embeddings
 from .interference import jacc_similarity_matrix, load_interference_tensor
 
 # %% auto #0
 __all__ = ['template_registry', 'rt_name_to_class', 'rt_name_to_params', 'correlation_tests', 'group_tests', 'mantel_test',
            'one_reading', 'pair_inputs', 'per_entity_table', 'interference_matrix', 'baseline_embeddings',
-           'similarity_inputs', 'similarity_matrix', 'RTResult', 'ResultTemplate', 'register_template',
-           'ResultTemplateMetricMetricAlignment', 'ResultTemplateSignificantRelationshipNumerical',
+           'similarity_inputs', 'similarity_matrix', 'RTResult', 'ResultTemplate', 'fetch_published_answers',
+           'register_template', 'ResultTemplateMetricMetricAlignment', 'ResultTemplateSignificantRelationshipNumerical',
            'ResultTemplateSignificantRelationshipCategorical', 'ResultTemplateMetricSimilarityAlignment',
            'pair_features', 'entity_permutation_test', 'ResultTemplateMetricSimilarityAlignmentMulti',
            'ResultTemplateCountSignificantRelationship', 'analyze_relationship_regression',
            'analyze_relationship_numerical', 'analyze_relationship_categorical', 'analyze_relationship_category',
-           'check_eval_results', 'icare_explorer']
+           'check_eval_results']
 
 # %% ../../../nbs/14_result_templates.ipynb #b16b1c2c
 def correlation_tests(x:Sequence[float], y:Sequence[float], min_samples:int=3)->Dict[str, float]:
@@ -97,40 +99,26 @@ def pair_inputs(task:type_task, base_folder:str, method:type_unlearning_algorith
     return [metadata_file(task)] + per_pair_files(task, base_folder, method)
 
 # %% ../../../nbs/14_result_templates.ipynb #3e7d1a01
-@functools.lru_cache(maxsize=32)
-def _per_entity_frame(folder:str, task:str, digest:str, recompute_if_exists:bool)->pd.DataFrame:
-    "The per-entity table as a DataFrame; `digest` (of the files it comes from) is the cache key, not an argument used."
-    rows = _per_entity_rows(task, folder, recompute_if_exists=recompute_if_exists)
-    return pd.DataFrame(rows).set_index('name', drop=False).rename_axis(None)
-
 def per_entity_table(task:type_task, base_folder:str='assets',
                      save_outputs:bool=False, # write the table into `base_folder` when it is absent or stale
                      recompute_if_exists:bool=False, # compute from per-pair files, even over a table without a record
                     )->pd.DataFrame:
     "The per-entity table of `task`, a DataFrame indexed by entity name (where it comes from: `InterferencePerEntity`)."
     def read():
-        if save_outputs and per_entity_status(task, base_folder) in ('absent', 'stale'):
-            _per_entity_rows(task, base_folder, save_outputs=True, recompute_if_exists=recompute_if_exists)
-        digest = inputs_digest(base_folder, per_entity_inputs(task, base_folder, recompute_if_exists))
-        return _per_entity_frame(resolved_folder(base_folder), task, digest, recompute_if_exists)
+        rows = _per_entity_rows(task, base_folder, save_outputs, recompute_if_exists)
+        return pd.DataFrame(rows).set_index('name', drop=False).rename_axis(None)
     return _memo(('per_entity', resolved_folder(base_folder), task, save_outputs, recompute_if_exists), read)
 
-@functools.lru_cache(maxsize=16)
-def _tensor(folder:str, task:str, method:str, digest:str)->Any:
-    "The per-pair tensor; `digest` (of the files it is read from) is the cache key, not an argument used."
-    return load_interference_tensor(task, method, None, folder)
-
-def interference_matrix(task:type_task, method:type_unlearning_algorithm, mp:type_mp, base_folder:str='assets')->pd.DataFrame:
+def interference_matrix(task:type_task, method:type_unlearning_algorithm, mp:type_mp,
+                        base_folder:str='assets')->pd.DataFrame:
     "Emitter x receiver matrix of per-pair metric `mp` (NaN rows for emitters without a file)."
-    folder = resolved_folder(base_folder)
-    t = _memo(('tensor', folder, task, method),
-              lambda: _tensor(folder, task, method, inputs_digest(base_folder, pair_inputs(task, base_folder, method))))
+    t = _memo(('tensor', resolved_folder(base_folder), task, method),
+              lambda: load_interference_tensor(task, method, None, base_folder))
     return t.matrix(mp)
 
 # %% ../../../nbs/14_result_templates.ipynb #6785109e
 def baseline_embeddings(task:type_task, base_folder:str='assets')->pd.DataFrame:
     "Mean L2-normalised baseline embedding of each entity (rows in metadata order)."
-    from vision_unlearning.benchmarks.I_care.metrics import unit_embeddings
     path = get_embeddings_path(task, base_folder)
     if not os.path.exists(path): raise DataNotFoundError(f"no baseline embeddings at {path!r}")
     names = [e['name'] for e in get_metadata_filtered(task, base_folder)]
@@ -225,23 +213,11 @@ class ResultTemplate(BaseModel):
     def plot(self, res:RTResult)->plt.Figure: raise NotImplementedError
 
 # %% ../../../nbs/14_result_templates.ipynb #ddf48925
-def _local_answer(rt:ResultTemplate, fp:str)->RTResult|None:
-    "The answer saved under `base_folder` (or fetched), if computed with the same parameters from the same inputs."
-    path, what = rt.path(), f'{rt.short_name()} result'
-    rel = os.path.relpath(path, rt.base_folder)
-    data = (_read_json(path, what, _result_problem) if os.path.exists(path) else
-            _fetch_remote(rt.remote_repository_name, rel, rt.base_folder, rt.save_outputs, what, _result_problem))
-    if data is None: return None
-    md = data.get('metadata', {})   # published files lack our extra keys: compare what both have
-    same = all(md[k] == v for k, v in rt.params().items() if k in md) and md.get('inputs_fingerprint', fp) == fp
-    return RTResult(**data, template=rt) if same else None
-
 @patch_to(ResultTemplate)
 def compute(self)->RTResult:
-    "The template's answer: local file, else Hugging Face, else computed through the artifact store; saved if `save_outputs`."
+    "The template's answer, computed once per parameters and inputs through the artifact store; saved if `save_outputs`."
     with one_reading():
         fp = self.inputs_fingerprint()
-        if not self.recompute_if_exists and (res := _local_answer(self, fp)) is not None: return res
         meta = dict(RT=type(self).__name__, **self.params(), **self._metadata(), inputs_fingerprint=fp)
         key = dict(params=self.params(), folder=resolved_folder(self.base_folder), inputs=fp)
         result = get_store().load_or_compute(f'icare_rt_{self.short_name()}', key, self._compute_from_scratch,
@@ -249,6 +225,20 @@ def compute(self)->RTResult:
                                              recompute_if_exists=self.recompute_if_exists)
         out = RTResult(metadata=meta, result=result, template=self)
         if self.save_outputs: _write_json(out.model_dump(mode='json'), self.path())
+    return out
+
+# %% ../../../nbs/14_result_templates.ipynb #24fcb906
+def fetch_published_answers(templates:ResultTemplate|Sequence[ResultTemplate], # the templates to look up
+                            repository:str|None=None, # dataset repo; default: each template's `remote_repository_name`
+                           )->List[RTResult|None]:
+    "The published answer of each template from the Hugging Face dataset repository, or None where there is none."
+    rts = [templates] if isinstance(templates, ResultTemplate) else list(templates)
+    out = []
+    for rt in rts:
+        rel, what = os.path.relpath(rt.path(), rt.base_folder), f'{rt.short_name()} result'
+        data = _fetch_remote(repository or rt.remote_repository_name, rel, rt.base_folder, rt.save_outputs, what,
+                             _result_problem)
+        out.append(None if data is None else RTResult(**data, template=rt))
     return out
 
 # %% ../../../nbs/14_result_templates.ipynb #66813d3c
@@ -625,60 +615,3 @@ def check_eval_results(eval_results:Sequence[Any], name:str, threshold:float, op
     v = float(hits[0].metric_value)
     if (v <= threshold) if operator == 'gt' else (v >= threshold): warnings.warn(f"{hits[0].metric_name}={v} is not {operator} {threshold}")
     return v
-
-# %% ../../../nbs/14_result_templates.ipynb #7e6c2a0d
-def _field_widget(name:str, ann, default, entities:List[str], attributes:List[str]):
-    import ipywidgets as W
-    from typing import get_args, get_origin
-    args = [a for a in get_args(ann) if a is not type(None)]
-    lit = lambda t: get_origin(t) is Literal
-    st = dict(description=name, style={'description_width': '170px'}, layout={'width': '480px'})
-    if lit(ann): return W.Dropdown(options=get_args(ann), value=default if default in get_args(ann) else get_args(ann)[0], **st)
-    if get_origin(ann) in (list, List) and args and lit(args[0]):
-        return W.SelectMultiple(options=get_args(args[0]), value=get_args(args[0])[:2], **st)
-    if name.startswith('entity') and 'index' not in name: return W.Dropdown(options=entities, value=entities[0] if default is None else default, **st)
-    if name.startswith('attribute') and name != 'attribute_value':
-        if name.endswith('_list'): return W.SelectMultiple(options=attributes, value=tuple(attributes[:3]), **st)
-        return W.Dropdown(options=attributes, **st)
-    if ann is bool: return W.Checkbox(value=bool(default), **st)
-    if ann is int: return W.IntText(value=default or 0, **st)
-    if ann is float: return W.FloatText(value=default, **st)
-    return W.Text(value='' if default is None else str(default), **st)
-
-# %% ../../../nbs/14_result_templates.ipynb #eccf7e06
-class icare_explorer:
-    "Widgets to pick a template and its parameters on an I-CARE asset folder, and show the answer and its figure."
-    def __init__(self, base_folder:str='assets', task:type_task='fonts', template:str='SignificantRelationshipCategorical'):
-        import ipywidgets as W
-        importlib.import_module('vision_unlearning.benchmarks.I_care.result_templates_structure')  # registers the remaining templates
-        self.base_folder, self.task = base_folder, task
-        self.entities = [e['name'] for e in get_metadata_filtered(task, base_folder)]
-        self.attributes = list(_attribute_frame(task, base_folder).columns)
-        self.w_template = W.Dropdown(options=list(rt_name_to_class), value=template, description='template')
-        self.w_params, self.out, self.btn = W.VBox(), W.Output(), W.Button(description='compute', button_style='primary')
-        self.w_template.observe(lambda _: self._build(), 'value'); self.btn.on_click(lambda _: self._show())
-        self._build()
-        self.widget = W.VBox([W.HTML(f'<b>{task}</b> in <code>{os.path.basename(base_folder)}</code>'), self.w_template, self.w_params, self.btn, self.out])
-    def _build(self):
-        cls = rt_name_to_class[self.w_template.value]
-        skip = set(_BASE_FIELDS) | {'model', 'task', 'metric_key_name'}
-        self.fields = {k: _field_widget(k, f.annotation, f.default if not f.is_required() else None, self.entities, self.attributes)
-                       for k, f in cls.model_fields.items() if k not in skip}
-        self.w_params.children = list(self.fields.values())
-    def params(self)->Dict[str, Any]:
-        "Current parameter values, as the template expects them."
-        conv = lambda w: list(w.value) if isinstance(w.value, tuple) else (None if w.value == '' else w.value)
-        return {k: conv(w) for k, w in self.fields.items()}
-    def run(self)->RTResult:
-        "Compute the selected template with the current parameters."
-        cls = rt_name_to_class[self.w_template.value]
-        return cls(task=self.task, base_folder=self.base_folder, remote_repository_name=None, **self.params()).compute()
-    def _show(self):
-        from IPython.display import display
-        self.out.clear_output()
-        with self.out:
-            try: res = self.run(); display(res); display(res.figure()); plt.close('all')
-            except Exception as e: print(f'{type(e).__name__}: {e}')
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)

@@ -20,9 +20,9 @@ from scipy.spatial.distance import pdist
 from statsmodels.stats.multitest import multipletests
 
 from ...core import ConfigError, DataNotFoundError, InsufficientSamplesError, InvalidAttributeTypeError
-from .configuration import *
-from .configuration import _me_slug
-from .metadata import *
+from ._vocab import *
+from ._vocab import _me_slug
+from ._files import *
 from .utils import _encode_image_file, _decode_image
 from .metrics import unit_embeddings
 from .result_templates import (RTResult, register_template, per_entity_table,
