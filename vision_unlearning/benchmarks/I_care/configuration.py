@@ -39,4 +39,4 @@ domain_entity = _EntityDomain('entity')
 domain_attribute = _EntityDomain('attribute')
 
 # %% ../../../nbs/10b_domains.ipynb #633e1275
-__all__ = sorted(set(__all__) | set(_vocab.__all__))
+__all__ = sorted({*globals().get('__all__', ()), *_vocab.__all__})   # nbdev's names of this module, and _vocab's

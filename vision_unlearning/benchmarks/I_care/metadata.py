@@ -83,4 +83,4 @@ def testbed(cfg:TestbedConfig=TestbedConfig(), store:ArtifactStore|None=None)->s
     return str(folder)
 
 # %% ../../../nbs/13b_per_entity_table.ipynb #67681c60
-__all__ = sorted(set(__all__) | set(_files.__all__))
+__all__ = sorted({*globals().get('__all__', ()), *_files.__all__})   # nbdev's names of this module, and _files's

@@ -27,7 +27,8 @@ from .utils import _encode_image_file, _decode_image
 from .metrics import unit_embeddings
 from .result_templates import (RTResult, register_template, per_entity_table,
     interference_matrix, similarity_matrix, baseline_embeddings, correlation_tests, pair_inputs, similarity_inputs)
-from .result_templates import _TaskTemplate, _is_categorical, _scatter, _stem
+from .result_templates import _TaskTemplate, _is_categorical, _scatter
+from ._rt_base import _stem
 
 # %% auto #0
 __all__ = ['matrix_summary', 'ResultTemplateMatrix', 'ResultTemplateInterferenceMatrix', 'ResultTemplateSimilarityMatrix',
