@@ -46,7 +46,7 @@ def main():
     from vision_unlearning.core import set_store
     set_store(tempfile.mkdtemp())
     import vision_unlearning.benchmarks.I_care as I
-    from vision_unlearning.benchmarks.I_care.interference import TestbedConfig, testbed, load_interference_tensor
+    from vision_unlearning.benchmarks.I_care import TestbedConfig, testbed, load_interference_tensor
     t0 = time.perf_counter(); folder = testbed(TestbedConfig(n_entities=a.n, image_emitters=8)); t_tb = time.perf_counter() - t0
     names = [e['name'] for e in I.get_metadata_filtered('fonts', folder)]
     print(f"testbed: {a.n} font identities, {a.n * (a.n - 1)} ordered pairs, 3 methods, written in {t_tb:.1f} s; torch threads 1\n")

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from scipy import stats
 
-from vision_unlearning.benchmarks.I_care.interference import TestbedConfig, write_testbed
+from vision_unlearning.benchmarks.I_care import TestbedConfig, write_testbed
 import vision_unlearning.benchmarks.I_care as I_care
 
 ALPHA, N_NULL, N_PLANTED = 0.05, 40, 10
@@ -100,7 +100,7 @@ def test_seed_class_fields():
     assert not bad, bad
 
 def test_remote_resolution(tmp_path, monkeypatch):
-    "A per-entity table or template answer absent locally is fetched from the Hub repo (client patched); offline, it is computed."
+    "A per-entity table absent locally is fetched from the Hub (client patched), offline computed; answers only on request."
     import json, os
     import vision_unlearning.benchmarks.I_care.utils as U
     folder = write_testbed(str(tmp_path/'tb'), TestbedConfig(entities='synthetic', n_entities=8, methods=('distil',), image_emitters=0))
@@ -122,8 +122,21 @@ def test_remote_resolution(tmp_path, monkeypatch):
     assert rows[0]['marker'] == 'from the hub' and calls[-1] == ('download', 'me/testbeds', 'interference_per_entity_fonts.json')
     rt = I_care.ResultTemplateMetricMetricAlignment(task='fonts', unlearning_algorithm='distil', base_folder=folder,
         remote_repository_name='me/testbeds', interference_entity_1='Emitter average rmse', interference_entity_2='Emitter average ssim')
-    rt.compute()                                                          # not on the hub: computed and saved
-    assert ('exists', 'me/testbeds', os.path.relpath(rt.path(), folder)) in calls and os.path.exists(rt.path())
+    n = len(calls); mine = rt.compute().result
+    assert calls[n:] == [] and os.path.exists(rt.path())                # compute never asks the Hub: computed and saved
+    rel = os.path.relpath(rt.path(), folder)
+    published = dict(metadata=dict(RT='ResultTemplateMetricMetricAlignment', marker='published'), result=dict(x='a'))
+    def exists_rt(repo, path, token): calls.append(('exists', repo, path)); return (repo, path) == ('me/testbeds', rel)
+    def download_rt(base, repo, path, token):
+        calls.append(('download', repo, path)); open(os.path.join(base, path), 'w').write(json.dumps(published))
+    monkeypatch.setattr(U, 'huggingface_dataset_file_exists', exists_rt)
+    monkeypatch.setattr(U, 'huggingface_dataset_file_download', download_rt)
+    [ans] = I_care.fetch_published_answers(rt)                           # the explicit call asks the Hub
+    assert ans.metadata['marker'] == 'published' and ans.result == {'x': 'a'} and calls[-1] == ('download', 'me/testbeds', rel)
+    assert I_care.fetch_published_answers([rt], repository='other/testbeds') == [None] and calls[-1] == ('exists', 'other/testbeds', rel)
+    assert rt.compute().result == mine                                   # the downloaded file is not read by compute
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1'); n = len(calls)
+    assert I_care.fetch_published_answers([rt]) == [None] and calls[n:] == []
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Caches that cannot give the wrong answer (issue 12, part 6). Two small testbeds A and B (different seeds and effects)
@@ -318,7 +331,7 @@ def test_hub_that_does_not_answer_fails_fast(tmp_path, monkeypatch):
     assert secs < 0.5 and type(e).__name__ == 'HubUnavailableError', (secs, repr(e))
 
 def test_default_remote_without_network_one_notice(testbeds, tmp_path, store, monkeypatch, capsys):
-    "Templates with the default remote repository and no network: answers computed locally, one notice, no warnings."
+    "Templates with the default remote repository and no network: computed locally, Hub never asked; fetching: one notice."
     folder = _drop_per_entity(_copy(testbeds['A'], tmp_path/'A'))
     _unreachable_hub(monkeypatch)
     kw = dict(remote_repository_name=I_care.ResultTemplate.model_fields['remote_repository_name'].default)
@@ -332,8 +345,11 @@ def test_default_remote_without_network_one_notice(testbeds, tmp_path, store, mo
     err = capsys.readouterr().err
     hub_warnings = [str(x.message) for x in w if 'fetch' in str(x.message) or 'Hub' in str(x.message)]
     assert hub_warnings == [], hub_warnings
-    assert err.count('HF_HUB_OFFLINE=1') == 1, err
+    assert 'HF_HUB_OFFLINE' not in err, err                              # compute never asks the Hub
     assert secs < 10, secs
+    monkeypatch.setattr(U, '_NOTICED', set())
+    assert I_care.fetch_published_answers([_mma(folder, **kw), _im(folder, **kw)]) == [None, None]
+    assert capsys.readouterr().err.count('HF_HUB_OFFLINE=1') == 1        # asked explicitly: one notice, no answer
 
 _OPENED:set|None = None   # files opened for reading while a template computes (None: not recording)
 
@@ -385,7 +401,6 @@ def test_every_file_a_template_reads_is_in_its_key(testbeds, tmp_path, store, lo
         declared = set(rt.inputs())
         record = os.path.basename(M._provenance_path('fonts', '.'))
         derived = {os.path.basename(I_care.get_interference_per_entity_path('fonts')), record}
-        R._tensor.cache_clear(); R._per_entity_frame.cache_clear()   # in-memory hits would hide the reads
         _OPENED = set()
         try: rt.compute()
         finally: opened, _OPENED = _OPENED, None

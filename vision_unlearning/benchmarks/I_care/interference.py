@@ -15,17 +15,18 @@ import torch
 from PIL import Image
 from pydantic import Field
 
+from ...data import font_metadata, render_glyphs
 from ...core import (Config, ConfigError, DataNotFoundError, InsufficientSamplesError, atomic_write,
                                     get_store, progress, ArtifactStore)
-from .configuration import *
-from .configuration import NON_ATTRIBUTE_KEYS
-from .metadata import *
+from ._vocab import *
+from ._vocab import NON_ATTRIBUTE_KEYS
+from ._files import *
+from ._files import _check
 from .utils import save_embeddings
-from .metadata import _check
 
 # %% auto #0
 __all__ = ['InterferenceTensor', 'load_interference_tensor', 'jacc_metric_score', 'jacc_similarity_matrix',
-           'interference_per_pair_from_images', 'TestbedConfig', 'planted_latent', 'write_testbed', 'testbed']
+           'interference_per_pair_from_images', 'TestbedConfig', 'planted_latent', 'write_testbed_sources']
 
 # %% ../../../nbs/12_interference_per_pair.ipynb #59fbf4f2
 @dataclass
@@ -169,7 +170,6 @@ class TestbedConfig(Config):
 
 # %% ../../../nbs/12_interference_per_pair.ipynb #4bf9ff5c
 def _font_entities(n:int, seed:int)->List[Dict[str, Any]]:
-    from vision_unlearning.data import font_metadata
     df = font_metadata()
     idx = np.sort(np.random.default_rng(seed).choice(len(df), n, replace=False))
     cols = ['family', 'weight_class', 'slant', 'width_class', 'design', 'foundry', 'package', 'monospace', 'weight']
@@ -220,7 +220,6 @@ def _metrics_from_latent(L:np.ndarray, noise:float, rng:np.random.Generator)->Di
 def _render_entity(row:Dict[str, Any], size:int=48)->np.ndarray:
     "A 'generated image' of an entity: its font rendering 'Ag', or a seeded pattern for synthetic entities (H x W, [0,1])."
     if 'file' in row:
-        from vision_unlearning.data import render_glyphs
         g = render_glyphs(row['file'], chars='Ag', size=size).float().numpy()[:, 0] / 255
         return np.concatenate(list(g), axis=1)
     rng = np.random.default_rng(abs(hash(row['name'])) % 2**32)
@@ -273,10 +272,10 @@ def _write_embeddings(folder:str, task:str, meta, space, L:np.ndarray, method:st
                                  method=method, num_train_epochs=epochs, forgotten_entity=meta[i]['name'], lora_state='on')
 
 # %% ../../../nbs/12_interference_per_pair.ipynb #8943554c
-def write_testbed(folder:str, # asset folder to write (created)
-                  cfg:TestbedConfig=TestbedConfig(), # what to plant
-                 )->str:
-    "Write a complete I-CARE asset folder with planted interference; returns `folder`."
+def write_testbed_sources(folder:str, # asset folder to write (created)
+                          cfg:TestbedConfig=TestbedConfig(), # what to plant
+                         )->str:
+    "Write the sources of an I-CARE asset folder with planted interference (all but the per-entity table)."
     task = cfg.task
     meta = (_font_entities if cfg.entities == 'fonts' else _synthetic_entities)(cfg.n_entities, cfg.seed)
     save_metadata_filtered(task, meta, folder)
@@ -296,15 +295,5 @@ def write_testbed(folder:str, # asset folder to write (created)
         if len(emitters):
             _write_images(folder, task, meta, renders, L, method, epochs, cfg, emitters)
             _write_embeddings(folder, task, meta, space, L, method, epochs, cfg, emitters)
-    InterferencePerEntity(task=task, base_folder=folder, remote_repository_name=None, recompute_if_exists=True).compute()
     return folder
 
-def testbed(cfg:TestbedConfig=TestbedConfig(), store:ArtifactStore|None=None)->str:
-    "Folder of the testbed `cfg` in the artifact store, written on first use (a half-written folder is rewritten)."
-    store = store or get_store()
-    folder = store.folder('icare_testbed', store.key('icare_testbed', cfg, version='4'))
-    done = folder / 'COMPLETE'
-    if not done.exists():
-        write_testbed(str(folder), cfg)
-        atomic_write(done, lambda tmp: tmp.write_text(cfg.model_dump_json()))
-    return str(folder)

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 
 from ...core import ConfigError, InsufficientSamplesError, DataNotFoundError
-from .configuration import *
-from .metadata import *
-from .interference import InterferenceTensor, load_interference_tensor
+from ._vocab import *
+from ._files import *
 from .utils import load_embeddings
+from .interference import InterferenceTensor, load_interference_tensor
 
 # %% auto #0
 __all__ = ['find_worst_interfered', 'metric_of_worst_interfered', 'is_worst_interfered_target',

@@ -4,268 +4,32 @@
 
 # %% ../../../nbs/14_result_templates.ipynb #04a36cb6
 from __future__ import annotations
-import contextlib, contextvars, functools, hashlib, importlib, json, os, warnings
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, ClassVar, Dict, List, Literal, Sequence
+import hashlib, json, os, warnings
+from typing import Any, Dict, List, Literal, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch_to
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from scipy import stats
 
 from ...core import (ConfigError, DataNotFoundError, InsufficientSamplesError, InvalidAttributeTypeError,
-                                    Registry, check_choice, get_store)
-from .configuration import *
-from .configuration import _me_slug, _ME_PARTS
+                                    check_choice)
+from ._vocab import *
+from ._vocab import _me_slug, _ME_PARTS
 from .metadata import *
-from .metadata import _fetch_remote, _per_entity_rows, _read_json, _write_json
-from .interference import jacc_similarity_matrix, load_interference_tensor
-from .metrics import unit_embeddings
+from ._rt_base import *
+from ._rt_base import _BASE_FIELDS, _stem
+from . import _rt_base
 
 # %% auto #0
-__all__ = ['template_registry', 'rt_name_to_class', 'rt_name_to_params', 'correlation_tests', 'group_tests', 'mantel_test',
-           'one_reading', 'pair_inputs', 'per_entity_table', 'interference_matrix', 'baseline_embeddings',
-           'similarity_inputs', 'similarity_matrix', 'RTResult', 'ResultTemplate', 'register_template',
-           'ResultTemplateMetricMetricAlignment', 'ResultTemplateSignificantRelationshipNumerical',
+__all__ = ['ResultTemplateMetricMetricAlignment', 'ResultTemplateSignificantRelationshipNumerical',
            'ResultTemplateSignificantRelationshipCategorical', 'ResultTemplateMetricSimilarityAlignment',
            'pair_features', 'entity_permutation_test', 'ResultTemplateMetricSimilarityAlignmentMulti',
            'ResultTemplateCountSignificantRelationship', 'analyze_relationship_regression',
            'analyze_relationship_numerical', 'analyze_relationship_categorical', 'analyze_relationship_category',
-           'check_eval_results', 'icare_explorer']
-
-# %% ../../../nbs/14_result_templates.ipynb #b16b1c2c
-def correlation_tests(x:Sequence[float], y:Sequence[float], min_samples:int=3)->Dict[str, float]:
-    "Pearson and Spearman statistics and p-values of paired samples, NaN pairs dropped."
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = ~(np.isnan(x) | np.isnan(y))
-    if ok.sum() < min_samples: raise InsufficientSamplesError(f"{int(ok.sum())} complete pairs; need at least {min_samples}")
-    x, y = x[ok], y[ok]
-    if x.std() == 0 or y.std() == 0: raise InsufficientSamplesError("a variable is constant; correlation is undefined")
-    p, s = stats.pearsonr(x, y), stats.spearmanr(x, y)
-    return dict(n_samples=int(ok.sum()), pearson_statistic=float(p.statistic), pearson_pvalue=float(p.pvalue),
-                spearman_statistic=float(s.statistic), spearman_pvalue=float(s.pvalue))
-
-def group_tests(groups:Dict[Any, Sequence[float]], min_samples_per_category:int=5)->Dict[str, Any]:
-    "One-way ANOVA and Kruskal-Wallis across groups (NaN dropped); groups under `min_samples_per_category` are left out."
-    g = {k: np.asarray(v, float)[~np.isnan(np.asarray(v, float))] for k, v in groups.items()}
-    kept = {str(k): v for k, v in g.items() if len(v) >= min_samples_per_category}
-    if len(kept) < 2:
-        raise InsufficientSamplesError(f"need 2 categories with >= {min_samples_per_category} samples; sizes are "
-                                       f"{ {str(k): len(v) for k, v in g.items()} }")
-    a, k = stats.f_oneway(*kept.values()), stats.kruskal(*kept.values())
-    return dict(n_samples=int(sum(map(len, kept.values()))), anova_statistic=float(a.statistic), anova_pvalue=float(a.pvalue),
-                kruskal_statistic=float(k.statistic), kruskal_pvalue=float(k.pvalue),
-                group_means={c: float(v.mean()) for c, v in kept.items()}, group_sizes={c: len(v) for c, v in kept.items()},
-                dropped_categories=sorted(str(c) for c in g if str(c) not in kept))
-
-def mantel_test(A:np.ndarray, B:np.ndarray, permutations:int=999, seed:int=0, exclude_diagonal:bool=True)->Dict[str, float]:
-    "Pearson r between the cells of two square matrices and its Mantel p-value (rows and columns permuted together)."
-    n = len(A)
-    mask = ~np.eye(n, dtype=bool) if exclude_diagonal else np.ones((n, n), bool)
-    ok = mask & ~np.isnan(A) & ~np.isnan(B)
-    rng = np.random.default_rng(seed)
-    def r(P): 
-        b = B[np.ix_(P, P)]; okp = ok & ~np.isnan(b) & mask
-        x, y = A[okp], b[okp]
-        return np.corrcoef(x, y)[0, 1]
-    r0 = r(np.arange(n))
-    null = np.array([r(rng.permutation(n)) for _ in range(permutations)])
-    return dict(mantel_statistic=float(r0), mantel_pvalue=float((1 + (np.abs(null) >= abs(r0)).sum()) / (1 + permutations)))
-
-# %% ../../../nbs/14_result_templates.ipynb #44e289aa
-_MEMO:contextvars.ContextVar = contextvars.ContextVar('icare_one_reading', default=None)
-
-@contextlib.contextmanager
-def one_reading():
-    "Within this block each table and matrix is read once (the folder is taken not to change meanwhile)."
-    token = _MEMO.set({}) if _MEMO.get() is None else None
-    try: yield
-    finally:
-        if token is not None: _MEMO.reset(token)
-
-def _memo(key:tuple, read):
-    "`read()`, once per `key` inside `one_reading()`; every time outside."
-    memo = _MEMO.get()
-    if memo is None: return read()
-    if key not in memo: memo[key] = read()
-    return memo[key]
-
-def pair_inputs(task:type_task, base_folder:str, method:type_unlearning_algorithm)->List[str]:
-    "Relative paths of the files the per-pair matrices of `method` are read from: the metadata and its per-pair files."
-    return [metadata_file(task)] + per_pair_files(task, base_folder, method)
-
-# %% ../../../nbs/14_result_templates.ipynb #3e7d1a01
-@functools.lru_cache(maxsize=32)
-def _per_entity_frame(folder:str, task:str, digest:str, recompute_if_exists:bool)->pd.DataFrame:
-    "The per-entity table as a DataFrame; `digest` (of the files it comes from) is the cache key, not an argument used."
-    rows = _per_entity_rows(task, folder, recompute_if_exists=recompute_if_exists)
-    return pd.DataFrame(rows).set_index('name', drop=False).rename_axis(None)
-
-def per_entity_table(task:type_task, base_folder:str='assets',
-                     save_outputs:bool=False, # write the table into `base_folder` when it is absent or stale
-                     recompute_if_exists:bool=False, # compute from per-pair files, even over a table without a record
-                    )->pd.DataFrame:
-    "The per-entity table of `task`, a DataFrame indexed by entity name (where it comes from: `InterferencePerEntity`)."
-    def read():
-        if save_outputs and per_entity_status(task, base_folder) in ('absent', 'stale'):
-            _per_entity_rows(task, base_folder, save_outputs=True, recompute_if_exists=recompute_if_exists)
-        digest = inputs_digest(base_folder, per_entity_inputs(task, base_folder, recompute_if_exists))
-        return _per_entity_frame(resolved_folder(base_folder), task, digest, recompute_if_exists)
-    return _memo(('per_entity', resolved_folder(base_folder), task, save_outputs, recompute_if_exists), read)
-
-@functools.lru_cache(maxsize=16)
-def _tensor(folder:str, task:str, method:str, digest:str)->Any:
-    "The per-pair tensor; `digest` (of the files it is read from) is the cache key, not an argument used."
-    return load_interference_tensor(task, method, None, folder)
-
-def interference_matrix(task:type_task, method:type_unlearning_algorithm, mp:type_mp, base_folder:str='assets')->pd.DataFrame:
-    "Emitter x receiver matrix of per-pair metric `mp` (NaN rows for emitters without a file)."
-    folder = resolved_folder(base_folder)
-    t = _memo(('tensor', folder, task, method),
-              lambda: _tensor(folder, task, method, inputs_digest(base_folder, pair_inputs(task, base_folder, method))))
-    return t.matrix(mp)
-
-# %% ../../../nbs/14_result_templates.ipynb #6785109e
-def baseline_embeddings(task:type_task, base_folder:str='assets')->pd.DataFrame:
-    "Mean L2-normalised baseline embedding of each entity (rows in metadata order)."
-    path = get_embeddings_path(task, base_folder)
-    if not os.path.exists(path): raise DataNotFoundError(f"no baseline embeddings at {path!r}")
-    names = [e['name'] for e in get_metadata_filtered(task, base_folder)]
-    return pd.DataFrame(unit_embeddings(path, task, names)[1], index=names)
-
-def _similarity_file(task:str, similarity_metric:str)->str:
-    return os.path.join('results', 'SimilarityMatrix', f'sd1.4_{task}_{similarity_metric}.json')
-
-def similarity_inputs(task:type_task, similarity_metric:type_s, base_folder:str='assets')->List[str]:
-    "Relative paths of the files `similarity_matrix` reads."
-    if similarity_metric == 'jacc': return [metadata_file(task)]
-    if similarity_metric in ('dino', 'embedding'):
-        return [metadata_file(task), os.path.relpath(get_embeddings_path(task, '.'))]
-    return [_similarity_file(task, similarity_metric)]
-
-def similarity_matrix(task:type_task, similarity_metric:type_s, base_folder:str='assets')->pd.DataFrame:
-    "Entity x entity similarity: `jacc` from attributes, `dino`/`embedding` from baseline embeddings, others from `results/SimilarityMatrix`."
-    if similarity_metric == 'jacc': return jacc_similarity_matrix(get_metadata_filtered(task, base_folder))
-    if similarity_metric in ('dino', 'embedding'):
-        E = baseline_embeddings(task, base_folder)
-        return pd.DataFrame(E.values @ E.values.T, index=pd.Index(E.index, name='emitter'), columns=E.index)
-    path = os.path.join(base_folder, _similarity_file(task, similarity_metric))
-    if not os.path.exists(path):
-        raise DataNotFoundError(f"similarity {similarity_metric!r} cannot be computed offline; expected a precomputed matrix at {path!r}")
-    records = _read_json(path, f'{similarity_metric} similarity', _result_problem)['result']
-    return pd.DataFrame(records).set_index('emitter')
-
-# %% ../../../nbs/14_result_templates.ipynb #ae82fde3
-template_registry = Registry('result template')
-
-class RTResult(BaseModel):
-    "The answer of a result template: metadata, the result payload, and its figure."
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-    metadata:Dict[str, Any]
-    result:Dict[str, Any]|List[Any]
-    template:Any = Field(None, exclude=True)
-    def __getitem__(self, k): return getattr(self, k)  # the seed's templates returned {'metadata', 'result'} dicts
-    def __repr__(self):
-        r = self.result if isinstance(self.result, dict) else self.metadata.get('summary', {})
-        return f"RTResult({self.metadata.get('RT')}: {', '.join(f'{k}={v!r}' for k, v in r.items() if isinstance(v, (int, float, str, bool)))})"
-    def figure(self)->plt.Figure: return self.template.plot(self)
-    @property
-    def significant(self)->bool|None: return self.result.get('significant') if isinstance(self.result, dict) else None
-    def _repr_markdown_(self):
-        r = self.result if isinstance(self.result, dict) else self.metadata.get('summary', {})
-        items = [(k, v) for k, v in r.items() if isinstance(v, (int, float, str, bool)) or v is None]
-        return f"**{self.metadata['RT']}**\n\n| | |\n|---|---|\n" + '\n'.join(
-            f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in items)
-
-# %% ../../../nbs/14_result_templates.ipynb #fa480047
-_BASE_FIELDS = ('recompute_if_exists', 'save_outputs', 'base_folder', 'remote_repository_name')
-
-def _result_problem(d:Any)->str|None:
-    "What is wrong with the content of a result file, or None."
-    if not isinstance(d, dict) or 'result' not in d or not isinstance(d.get('metadata', {}), dict):
-        return f"it holds a {type(d).__name__}, not an object with 'metadata' and 'result'"
-    return None
-
-def _stem(rt:'ResultTemplate', parts:Sequence[Any], fields:Sequence[str])->str:
-    "Published stem `parts` joined by '_', then `name=value` for each parameter outside `fields` that is not at its default."
-    extra = [f'{k}={getattr(rt, k)}' for k, f in type(rt).model_fields.items()
-             if k not in fields and k not in _BASE_FIELDS and getattr(rt, k) != f.default]
-    return '_'.join([*map(str, parts), *extra])
-
-class ResultTemplate(BaseModel):
-    "Base of every result template: parameters, resolution (local, remote, store), saving."
-    model_config = ConfigDict(extra='forbid', validate_assignment=True)
-    recompute_if_exists:bool = False
-    save_outputs:bool = True
-    base_folder:str = 'assets'
-    remote_repository_name:str|None = 'LeonardoBenitez/VisionUnlearningEvaluationTestbeds'
-    version:ClassVar[str] = '1'
-
-    @classmethod
-    def short_name(cls)->str: return cls.__name__.removeprefix('ResultTemplate')
-    def params(self)->Dict[str, Any]: return {k: v for k, v in self.model_dump(mode='json').items() if k not in _BASE_FIELDS}
-    def _serialize_parameters(self)->str:
-        "File stem: the parameter values joined by '_' (slugified), hashed when too long."
-        s = '_'.join(_me_slug(str(v)) if not isinstance(v, list) else ','.join(map(str, v)) for v in self.params().values() if v is not None)
-        return s if len(s) <= 150 else f"{s[:100]}_{hashlib.sha256(s.encode()).hexdigest()[:16]}"
-    def path(self)->str: return os.path.join(self.base_folder, 'results', self.short_name(), f'{self._serialize_parameters()}.json')
-    def _inputs(self)->List[str]:
-        return [metadata_file(self.task)] + per_entity_inputs(self.task, self.base_folder, self.recompute_if_exists)
-    def inputs(self)->List[str]:
-        "Relative paths (under `base_folder`) of every file the answer is read or computed from; absent ones count too."
-        return sorted(set(self._inputs()))
-    def inputs_fingerprint(self)->str:
-        "Digest of the content of `inputs()`: what the answer depends on, wherever the folder is."
-        return inputs_digest(self.base_folder, self.inputs())
-    def _compute_from_scratch(self)->Dict[str, Any]|List[Any]: raise NotImplementedError
-    def _metadata(self)->Dict[str, Any]: return {}
-    def plot(self, res:RTResult)->plt.Figure: raise NotImplementedError
-
-# %% ../../../nbs/14_result_templates.ipynb #ddf48925
-def _local_answer(rt:ResultTemplate, fp:str)->RTResult|None:
-    "The answer saved under `base_folder` (or fetched), if computed with the same parameters from the same inputs."
-    path, what = rt.path(), f'{rt.short_name()} result'
-    rel = os.path.relpath(path, rt.base_folder)
-    data = (_read_json(path, what, _result_problem) if os.path.exists(path) else
-            _fetch_remote(rt.remote_repository_name, rel, rt.base_folder, rt.save_outputs, what, _result_problem))
-    if data is None: return None
-    md = data.get('metadata', {})   # published files lack our extra keys: compare what both have
-    same = all(md[k] == v for k, v in rt.params().items() if k in md) and md.get('inputs_fingerprint', fp) == fp
-    return RTResult(**data, template=rt) if same else None
-
-@patch_to(ResultTemplate)
-def compute(self)->RTResult:
-    "The template's answer: local file, else Hugging Face, else computed through the artifact store; saved if `save_outputs`."
-    with one_reading():
-        fp = self.inputs_fingerprint()
-        if not self.recompute_if_exists and (res := _local_answer(self, fp)) is not None: return res
-        meta = dict(RT=type(self).__name__, **self.params(), **self._metadata(), inputs_fingerprint=fp)
-        key = dict(params=self.params(), folder=resolved_folder(self.base_folder), inputs=fp)
-        result = get_store().load_or_compute(f'icare_rt_{self.short_name()}', key, self._compute_from_scratch,
-                                             version=self.version, fmt='json',
-                                             recompute_if_exists=self.recompute_if_exists)
-        out = RTResult(metadata=meta, result=result, template=self)
-        if self.save_outputs: _write_json(out.model_dump(mode='json'), self.path())
-    return out
-
-# %% ../../../nbs/14_result_templates.ipynb #66813d3c
-class _RegistryView(Mapping):
-    def __init__(self, f): self.f = f
-    def __getitem__(self, k): return self.f(template_registry[k].obj)
-    def __iter__(self): return iter(template_registry)
-    def __len__(self): return len(template_registry)
-    def __repr__(self): return repr(dict(self))
-
-def _template_params(cls)->List[str]: return [k for k in cls.model_fields if k not in _BASE_FIELDS]
-rt_name_to_class = _RegistryView(lambda c: c)
-rt_name_to_params = _RegistryView(_template_params)
-
-def register_template(cls):
-    "Class decorator: register a `ResultTemplate` subclass under its short name."
-    template_registry.register(cls.short_name())(cls); return cls
+           'check_eval_results']
 
 # %% ../../../nbs/14_result_templates.ipynb #d5624753
 class _TaskTemplate(ResultTemplate):
@@ -626,59 +390,5 @@ def check_eval_results(eval_results:Sequence[Any], name:str, threshold:float, op
     if (v <= threshold) if operator == 'gt' else (v >= threshold): warnings.warn(f"{hits[0].metric_name}={v} is not {operator} {threshold}")
     return v
 
-# %% ../../../nbs/14_result_templates.ipynb #7e6c2a0d
-def _field_widget(name:str, ann, default, entities:List[str], attributes:List[str]):
-    import ipywidgets as W
-    from typing import get_args, get_origin
-    args = [a for a in get_args(ann) if a is not type(None)]
-    lit = lambda t: get_origin(t) is Literal
-    st = dict(description=name, style={'description_width': '170px'}, layout={'width': '480px'})
-    if lit(ann): return W.Dropdown(options=get_args(ann), value=default if default in get_args(ann) else get_args(ann)[0], **st)
-    if get_origin(ann) in (list, List) and args and lit(args[0]):
-        return W.SelectMultiple(options=get_args(args[0]), value=get_args(args[0])[:2], **st)
-    if name.startswith('entity') and 'index' not in name: return W.Dropdown(options=entities, value=entities[0] if default is None else default, **st)
-    if name.startswith('attribute') and name != 'attribute_value':
-        if name.endswith('_list'): return W.SelectMultiple(options=attributes, value=tuple(attributes[:3]), **st)
-        return W.Dropdown(options=attributes, **st)
-    if ann is bool: return W.Checkbox(value=bool(default), **st)
-    if ann is int: return W.IntText(value=default or 0, **st)
-    if ann is float: return W.FloatText(value=default, **st)
-    return W.Text(value='' if default is None else str(default), **st)
-
-# %% ../../../nbs/14_result_templates.ipynb #eccf7e06
-class icare_explorer:
-    "Widgets to pick a template and its parameters on an I-CARE asset folder, and show the answer and its figure."
-    def __init__(self, base_folder:str='assets', task:type_task='fonts', template:str='SignificantRelationshipCategorical'):
-        import ipywidgets as W
-        importlib.import_module('vision_unlearning.benchmarks.I_care.result_templates_structure')  # registers the remaining templates
-        self.base_folder, self.task = base_folder, task
-        self.entities = [e['name'] for e in get_metadata_filtered(task, base_folder)]
-        self.attributes = list(_attribute_frame(task, base_folder).columns)
-        self.w_template = W.Dropdown(options=list(rt_name_to_class), value=template, description='template')
-        self.w_params, self.out, self.btn = W.VBox(), W.Output(), W.Button(description='compute', button_style='primary')
-        self.w_template.observe(lambda _: self._build(), 'value'); self.btn.on_click(lambda _: self._show())
-        self._build()
-        self.widget = W.VBox([W.HTML(f'<b>{task}</b> in <code>{os.path.basename(base_folder)}</code>'), self.w_template, self.w_params, self.btn, self.out])
-    def _build(self):
-        cls = rt_name_to_class[self.w_template.value]
-        skip = set(_BASE_FIELDS) | {'model', 'task', 'metric_key_name'}
-        self.fields = {k: _field_widget(k, f.annotation, f.default if not f.is_required() else None, self.entities, self.attributes)
-                       for k, f in cls.model_fields.items() if k not in skip}
-        self.w_params.children = list(self.fields.values())
-    def params(self)->Dict[str, Any]:
-        "Current parameter values, as the template expects them."
-        conv = lambda w: list(w.value) if isinstance(w.value, tuple) else (None if w.value == '' else w.value)
-        return {k: conv(w) for k, w in self.fields.items()}
-    def run(self)->RTResult:
-        "Compute the selected template with the current parameters."
-        cls = rt_name_to_class[self.w_template.value]
-        return cls(task=self.task, base_folder=self.base_folder, remote_repository_name=None, **self.params()).compute()
-    def _show(self):
-        from IPython.display import display
-        self.out.clear_output()
-        with self.out:
-            try: res = self.run(); display(res); display(res.figure()); plt.close('all')
-            except Exception as e: print(f'{type(e).__name__}: {e}')
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)
+# %% ../../../nbs/14_result_templates.ipynb #9e5a27a5
+__all__ = sorted({*globals().get('__all__', ()), *_rt_base.__all__})   # nbdev's names of this module, and _rt_base's

@@ -20,14 +20,15 @@ from scipy.spatial.distance import pdist
 from statsmodels.stats.multitest import multipletests
 
 from ...core import ConfigError, DataNotFoundError, InsufficientSamplesError, InvalidAttributeTypeError
-from .configuration import *
-from .configuration import _me_slug
-from .metadata import *
+from ._vocab import *
+from ._vocab import _me_slug
+from ._files import *
 from .utils import _encode_image_file, _decode_image
 from .metrics import unit_embeddings
 from .result_templates import (RTResult, register_template, per_entity_table,
     interference_matrix, similarity_matrix, baseline_embeddings, correlation_tests, pair_inputs, similarity_inputs)
-from .result_templates import _TaskTemplate, _is_categorical, _scatter, _stem
+from .result_templates import _TaskTemplate, _is_categorical, _scatter
+from ._rt_base import _stem
 
 # %% auto #0
 __all__ = ['matrix_summary', 'ResultTemplateMatrix', 'ResultTemplateInterferenceMatrix', 'ResultTemplateSimilarityMatrix',

@@ -16,8 +16,8 @@ from PIL import Image
 from ...core import ConfigError, DataNotFoundError, Registry
 from ...core import InsufficientSamplesError, InvalidAttributeTypeError
 from ...core import atomic_write, check_choice, get_device, progress
-from .configuration import HubUnavailableError, InterferenceFileError
-from .metadata import _hf_offline, _read_json, find_generated_image, get_generated_dataset_file, get_target_preprocessed
+from ._vocab import HubUnavailableError, InterferenceFileError
+from ._files import _hf_offline, _read_json, find_generated_image, get_generated_dataset_file, get_target_preprocessed
 
 # %% auto #0
 __all__ = ['EMBEDDING_MODEL', 'EMBEDDING_DIM', 'embedders', 'EMBEDDINGS_METADATA_KEYS', 'explanation_to_dict',
@@ -362,3 +362,27 @@ def huggingface_dataset_download(folder_datasets:str, # local root; the folder l
     part = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(dst)), prefix=f'.{os.path.basename(dst)}.')
     shutil.copytree(src, part, dirs_exist_ok=True); os.replace(part, dst)
     if clean_cache: shutil.rmtree(os.path.join(folder_cache, f"datasets--{dataset_repository.replace('/', '--')}"), ignore_errors=True)
+
+# %% ../../../nbs/11_embedding.ipynb #ce0963ec
+_NOTICED:set = set()
+
+def _notice_once(key:str, msg:str)->None:
+    "Print `msg` to stderr the first time `key` comes up in this process."
+    if key not in _NOTICED: _NOTICED.add(key); print(msg, file=sys.stderr)
+
+def _fetch_remote(repository:str|None, rel_path:str, base_folder:str, save:bool, what:str,
+                  problem:Callable[[Any], str|None]|None=None)->Any:
+    "JSON file `rel_path` of HF dataset `repository` (kept in `base_folder` if `save`), or None: offline, absent, down."
+    if not repository or _hf_offline(): return None
+    token = os.environ.get('HF_TOKEN')
+    with tempfile.TemporaryDirectory(prefix='vu_icare_remote_') as tmp:
+        dest = base_folder if save else tmp
+        try:
+            if not huggingface_dataset_file_exists(repository, rel_path, token): return None
+            huggingface_dataset_file_download(dest, repository, rel_path, token)
+        except HubUnavailableError as e:
+            _notice_once('hub', f"I-CARE: {e}\nI-CARE: answers are computed from the local files."); return None
+        except Exception as e:
+            warnings.warn(f"could not fetch {rel_path} from {repository}: {type(e).__name__}: {e}"); return None
+        path = os.path.join(dest, rel_path)
+        return _read_json(path, what, problem) if os.path.exists(path) else None
