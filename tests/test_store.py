@@ -8,7 +8,7 @@ import numpy as np, pytest, torch
 import vision_unlearning.core as core
 from vision_unlearning.core import ArtifactCorruptError, ArtifactStore, Config, ConfigError
 
-raises = core.test_raises   # `test_raises` under another name: pytest would collect a module-level test_*
+raises_with = core.test_raises   # `test_raises` under another name: pytest would collect a module-level test_*
 
 class Cfg(Config):
     n: int = 0
@@ -48,8 +48,8 @@ def _recovers(store, compute, folder, damage)->None:
     assert store.stats['corrupt'] == corrupt + 1
     assert _same(store.get('toy', CFG), PAYLOAD) and compute.n == calls + 1     # repaired: a hit now
     damage(folder)
-    raises(lambda: store.get('toy', CFG, strict=True), ArtifactCorruptError, str(folder))
-    raises(lambda: store.load_or_compute('toy', CFG, compute, strict=True), ArtifactCorruptError)
+    raises_with(lambda: store.get('toy', CFG, strict=True), ArtifactCorruptError, str(folder))
+    raises_with(lambda: store.load_or_compute('toy', CFG, compute, strict=True), ArtifactCorruptError, str(folder))
     assert compute.n == calls + 1                                               # strict never recomputes
     for name, b in good.items():                                               # leave the entry as it was
         p = folder/name
@@ -137,7 +137,7 @@ def test_bit_flips_strict_sample(toy):
         try: same = json.loads(bytes(b)) == parsed
         except ValueError: same = False
         if same: assert _same(store.get('toy', CFG, strict=True), PAYLOAD)
-        else: raises(lambda: store.get('toy', CFG, strict=True), ArtifactCorruptError, 'meta.json')
+        else: raises_with(lambda: store.get('toy', CFG, strict=True), ArtifactCorruptError, 'meta.json')
     meta_p.write_bytes(raw); assert compute.n == 1
 
 def _replace_payload(obj):
@@ -170,7 +170,8 @@ def test_payload_directory_is_corrupt(toy):
 def test_json_payload_must_be_pure(tmp_path, payload, where):
     "fmt='json' accepts only what JSON gives back unchanged; anything else raises ConfigError naming where it sits."
     store = ArtifactStore(tmp_path)
-    raises(lambda: store.load_or_compute('res', CFG, lambda: payload, fmt='json'), ConfigError, where, "fmt='json'")
+    raises_with(lambda: store.load_or_compute('res', CFG, lambda: payload, fmt='json'), ConfigError, where,
+                "fmt='json'")
     assert store.get('res', CFG) is None
 
 def test_json_payload_round_trips(tmp_path):
@@ -184,19 +185,19 @@ def test_unknown_format_checked_before_compute(tmp_path):
     "fmt='yaml' raises ConfigError naming the allowed formats, before anything is computed."
     compute = Counter()
     store = ArtifactStore(tmp_path)
-    raises(lambda: store.load_or_compute('res', CFG, compute, fmt='yaml'), ConfigError, "'yaml'", 'json')
+    raises_with(lambda: store.load_or_compute('res', CFG, compute, fmt='yaml'), ConfigError, "'yaml'", 'json')
     assert compute.n == 0
 
 @pytest.mark.parametrize('fmt', ['torch', 'json'])
 def test_none_is_not_a_product(tmp_path, fmt):
     "compute returning None raises ConfigError naming the kind (None means 'absent' to `get`)."
     store = ArtifactStore(tmp_path)
-    raises(lambda: store.load_or_compute('scores', CFG, lambda: None, fmt=fmt), ConfigError, "'scores'", 'None')
+    raises_with(lambda: store.load_or_compute('scores', CFG, lambda: None, fmt=fmt), ConfigError, "'scores'", 'None')
 
 def test_torch_payload_must_load_back(tmp_path):
     "A torch payload that `torch.load(weights_only=True)` cannot read back (a numpy array) raises ConfigError at once."
     store = ArtifactStore(tmp_path)
-    raises(lambda: store.load_or_compute('res', CFG, lambda: {'a': np.ones(2)}), ConfigError, "['a']", 'ndarray')
+    raises_with(lambda: store.load_or_compute('res', CFG, lambda: {'a': np.ones(2)}), ConfigError, "['a']", 'ndarray')
 
 def test_reader_never_deletes_a_fresh_entry(toy, monkeypatch):
     "A reader with stale metadata while a writer replaces the entry re-checks under the lock and keeps the new entry."
@@ -265,13 +266,13 @@ def test_unusable_vu_cache(tmp_path, monkeypatch, kind):
     value = _unusable(kind, tmp_path, monkeypatch)
     monkeypatch.setenv('VU_CACHE', str(value))
     monkeypatch.setattr(core, '_default_store', None)
-    raises(lambda: core.get_store().load_or_compute('toy', CFG, Counter()), ConfigError,
+    raises_with(lambda: core.get_store().load_or_compute('toy', CFG, Counter()), ConfigError,
                 f'VU_CACHE={str(value)!r}', 'writable folder', 'unset VU_CACHE')
 
 def test_unusable_root(tmp_path):
     "An explicit store root that is a file: ConfigError naming the root."
     f = tmp_path/'a_file'; f.write_text('x')
-    raises(lambda: ArtifactStore(f).load_or_compute('toy', CFG, Counter()), ConfigError, str(f), 'writable folder')
+    raises_with(lambda: ArtifactStore(f).load_or_compute('toy', CFG, Counter()), ConfigError, str(f), 'writable folder')
 
 def test_hit_hashes_the_payload_once(tmp_path, monkeypatch):
     "The hot path: a hit hashes the payload once, as before the hardening (plus a few hundred bytes of metadata)."
@@ -291,7 +292,8 @@ def test_hit_hashes_the_payload_once(tmp_path, monkeypatch):
 @pytest.mark.parametrize('kind', ['../elsewhere', 'a/b', '..', ''])
 def test_kind_names_one_folder(tmp_path, kind):
     "A kind that is not one folder name (it would write outside the store, or into another kind) raises ConfigError."
-    raises(lambda: ArtifactStore(tmp_path/'store').load_or_compute(kind, CFG, Counter()), ConfigError, f"kind={kind!r}")
+    raises_with(lambda: ArtifactStore(tmp_path/'store').load_or_compute(kind, CFG, Counter()), ConfigError,
+                f"kind={kind!r}", 'must name one folder')
     assert not (tmp_path/'elsewhere').exists()
 
 class Colour(enum.IntEnum): RED = 1

@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, Literal
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
+from fastcore.basics import patch
 from fastcore.xdg import xdg_cache_home
 from tqdm.auto import tqdm
 
@@ -95,6 +96,7 @@ class Config(BaseModel):
         "SHA-256 (hex, 20 chars) of the class name and canonical JSON of all fields."
         return fingerprint({'config_class': type(self).__qualname__, 'fields': self.model_dump(mode='json')})
 
+# %% ../nbs/00_core.ipynb #c2134305
 def _explain(cls:type, e:ValidationError)->str:
     "One line per invalid field of `cls`: the field, the value given, pydantic's rule (with its bound) and the fix."
     fields, lines = getattr(cls, 'model_fields', {}), []
@@ -104,11 +106,13 @@ def _explain(cls:type, e:ValidationError)->str:
         if err['type'] == 'extra_forbidden': fix = f"allowed fields: {sorted(fields)}"
         elif err['type'] == 'frozen_instance': fix = f"make a changed copy with `.model_copy(update={{{loc!r}: ...}})`"
         else:
-            fix = f"pass a value that satisfies it (default: {f.default!r})" if f is not None and not f.is_required() else "pass a valid value"
+            has_default = f is not None and not f.is_required()
+            fix = f"pass a value that satisfies it (default: {f.default!r})" if has_default else "pass a valid value"
             if f is not None and f.description: fix += f"; {loc}: {f.description}"
         lines.append(f"{cls.__name__}.{loc}={err.get('input')!r}: {err['msg']}; {fix}")
     return '\n'.join(lines)
 
+# %% ../nbs/00_core.ipynb #e8decdec
 def fingerprint(obj:Any)->str:
     "Stable SHA-256 (hex, 20 chars) of any JSON-serialisable object (configs are dumped first)."
     if isinstance(obj, BaseModel): obj = {'config_class': type(obj).__qualname__, 'fields': obj.model_dump(mode='json')}
@@ -142,21 +146,6 @@ class Registry:
     def __init__(self, kind:str # what is registered, used in error messages ('unlearning method', 'metric', ...)
                 ): self.kind, self._entries = kind, {}
 
-    def register(self, name:str|None=None, # registry name; defaults to the object's `__name__`
-                 config:type[Config]|None=None, # typed parameters of the entry
-                ):
-        "Decorator that registers the decorated class or function under `name`."
-        def _inner(obj):
-            key = name or obj.__name__
-            old = self._entries.get(key)
-            # re-running the defining cell (same qualified name) replaces the entry; another object is a clash
-            if old is not None and getattr(old.obj, '__qualname__', None) != getattr(obj, '__qualname__', object()):
-                raise ConfigError(f"{self.kind} {key!r} is already registered")
-            doc = (obj.__doc__ or '').strip().split('\n')[0]
-            self._entries[key] = RegistryEntry(key, obj, config, doc)
-            return obj
-        return _inner
-
     def __getitem__(self, name:str)->RegistryEntry:
         if name not in self._entries:
             raise UnknownNameError(f"unknown {self.kind} {name!r}; registered: {sorted(self._entries)}")
@@ -167,9 +156,25 @@ class Registry:
     def __len__(self): return len(self._entries)
     def __repr__(self): return f"Registry({self.kind!r}: {sorted(self._entries)})"
 
-# %% ../nbs/00_core.ipynb #7892eda1
-from fastcore.basics import patch
+# %% ../nbs/00_core.ipynb #60cb71bb
+@patch
+def register(self:Registry,
+             name:str|None=None, # registry name; defaults to the object's `__name__`
+             config:type[Config]|None=None, # typed parameters of the entry
+            ):
+    "Decorator that registers the decorated class or function under `name`."
+    def _inner(obj):
+        key = name or obj.__name__
+        old = self._entries.get(key)
+        # re-running the defining cell (same qualified name) replaces the entry; another object is a clash
+        if old is not None and getattr(old.obj, '__qualname__', None) != getattr(obj, '__qualname__', object()):
+            raise ConfigError(f"{self.kind} {key!r} is already registered")
+        doc = (obj.__doc__ or '').strip().split('\n')[0]
+        self._entries[key] = RegistryEntry(key, obj, config, doc)
+        return obj
+    return _inner
 
+# %% ../nbs/00_core.ipynb #7892eda1
 @patch
 def config(self:Registry, name:str, **params)->Config|None:
     "Validate `params` into the typed config of entry `name` (None when the entry has no config)."
@@ -187,7 +192,8 @@ def build(self:Registry, name:str, **params)->Any:
 
 @patch
 def _repr_markdown_(self:Registry):
-    rows = [f"| `{e.name}` | {e.config.__name__ if e.config else '–'} | {e.doc} |" for e in map(self.__getitem__, self)]
+    rows = [f"| `{e.name}` | {e.config.__name__ if e.config else '–'} | {e.doc} |"
+            for e in map(self.__getitem__, self)]
     return "\n".join([f"**{self.kind}** registry", "", "| name | config | description |", "|---|---|---|", *rows])
 
 # %% ../nbs/00_core.ipynb #72eb5a9f
@@ -203,6 +209,10 @@ def seed_all(seed:int, # seed for `random`, NumPy and torch (CPU and CUDA)
 # %% ../nbs/00_core.ipynb #5e5ef8f6
 DeviceName = Literal['auto', 'cpu', 'cuda', 'mps']
 
+def _mps_available()->bool:
+    "Whether this torch build has Apple's MPS backend and it is usable."
+    return getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available()
+
 def get_device(prefer:str|None='auto', # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'; None means 'auto'
               )->torch.device:
     "The torch device to use: `prefer` if available, else the best available (CUDA, MPS, CPU) for 'auto'."
@@ -211,10 +221,11 @@ def get_device(prefer:str|None='auto', # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps
     check_choice('device', kind, ['auto', 'cpu', 'cuda', 'mps'])
     if kind == 'auto':
         if torch.cuda.is_available(): return torch.device('cuda')
-        if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): return torch.device('mps')
-        return torch.device('cpu')
-    if kind == 'cuda' and not torch.cuda.is_available(): raise ConfigError(f"device={prefer!r} asked for, but CUDA is not available here")
-    if kind == 'mps' and not torch.backends.mps.is_available(): raise ConfigError(f"device={prefer!r} asked for, but MPS is not available here")
+        return torch.device('mps' if _mps_available() else 'cpu')
+    if kind == 'cuda' and not torch.cuda.is_available():
+        raise ConfigError(f"device={prefer!r} asked for, but CUDA is not available here")
+    if kind == 'mps' and not _mps_available():
+        raise ConfigError(f"device={prefer!r} asked for, but MPS is not available here")
     return torch.device(prefer)
 
 # %% ../nbs/00_core.ipynb #15027028
@@ -265,7 +276,8 @@ def _loads(b:bytes, fmt:Format):
 # %% ../nbs/00_core.ipynb #31741527
 def _where(path:str)->str: return f"payload{path}" if path else 'the payload'
 
-_PLAIN = {bool: bool, int: int.__int__, float: float.__float__, str: str.__str__}   # a subclass's (IntEnum's) plain value
+# the plain value of a subclass (an IntEnum's int)
+_PLAIN = {bool: bool, int: int.__int__, float: float.__float__, str: str.__str__}
 
 def _as_json(obj, kind:str, path:str='')->Any:
     "`obj` as the pure JSON it reads back as (numpy scalars as Python numbers); ConfigError naming anything else."
@@ -383,6 +395,7 @@ def _usable_root(root:Path, name:str, fix:str)->Path:
         raise ConfigError(f"{name} {what}; {fix}") from None
     return root
 
+# %% ../nbs/00_core.ipynb #187241da
 class ArtifactStore:
     "Content-addressed store of expensive products: load-or-compute with atomic, verified, locked writes."
     def __init__(self, root:str|Path|None=None, # folder of the store; default `default_cache_dir()`
@@ -390,7 +403,8 @@ class ArtifactStore:
                 ):
         if root is not None: name, fix = f"ArtifactStore root {str(root)!r}", 'pass a writable folder'
         elif os.environ.get('VU_CACHE'):
-            name, fix = f"VU_CACHE={os.environ['VU_CACHE']!r}", 'point VU_CACHE to a writable folder, or unset VU_CACHE'
+            name = f"VU_CACHE={os.environ['VU_CACHE']!r}"
+            fix = 'point VU_CACHE to a writable folder, or unset VU_CACHE'
         else: name, fix = f"the cache folder {str(default_cache_dir())!r}", 'set VU_CACHE to a writable folder'
         self.root = _usable_root(Path(root) if root is not None else default_cache_dir(), name, fix)
         self.strict, self.stats = strict, dict(hits=0, computed=0, corrupt=0)
@@ -469,6 +483,7 @@ def get(self:ArtifactStore, kind:str, config:Config, version:str='1', deps:Itera
     if obj is not None: self.stats['hits'] += 1
     return obj
 
+# %% ../nbs/00_core.ipynb #0213e7ea
 @patch
 def load_or_compute(self:ArtifactStore,
                     kind:str, # product kind, e.g. 'model', 'margins'; the store's first folder level

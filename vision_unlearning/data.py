@@ -17,7 +17,8 @@ from fastcore.basics import patch
 from PIL import Image, ImageDraw, ImageFont
 from pydantic import Field, field_validator, model_validator
 
-from .core import ArtifactStore, Config, ConfigError, DataNotFoundError, InsufficientSamplesError, NonFiniteError
+from .core import ArtifactStore, Config, ConfigError, DataNotFoundError, InsufficientSamplesError
+from .core import NonFiniteError
 from .core import VisionUnlearningError, check_choice, default_cache_dir
 from .core import fingerprint, get_store, progress
 
@@ -39,14 +40,21 @@ class ImageData:
     attributes: pd.DataFrame|None = None # one row per identity (index = identity id), for identity datasets
 
     def __post_init__(self):
-        if self.x.dtype != torch.uint8 or self.x.ndim != 4: raise ConfigError(f"{self.name}: x must be uint8 N×C×H×W, got {self.x.dtype} {tuple(self.x.shape)}")
-        if self.y.dtype != torch.int64 or self.y.shape != (len(self.x),): raise ConfigError(f"{self.name}: y must be int64 of shape ({len(self.x)},), got {self.y.dtype} {tuple(self.y.shape)}")
-        if len(self.y) and (self.y.min() < 0 or self.y.max() >= len(self.classes)): raise ConfigError(f"{self.name}: labels must lie in [0, {len(self.classes)}), got [{self.y.min()}, {self.y.max()}]")
+        if self.x.dtype != torch.uint8 or self.x.ndim != 4:
+            raise ConfigError(f"{self.name}: x must be uint8 N×C×H×W, got {self.x.dtype} {tuple(self.x.shape)}")
+        if self.y.dtype != torch.int64 or self.y.shape != (len(self.x),):
+            raise ConfigError(f"{self.name}: y must be int64 of shape ({len(self.x)},), "
+                              f"got {self.y.dtype} {tuple(self.y.shape)}")
+        if len(self.y) and (self.y.min() < 0 or self.y.max() >= len(self.classes)):
+            raise ConfigError(f"{self.name}: labels must lie in [0, {len(self.classes)}), "
+                              f"got [{self.y.min()}, {self.y.max()}]")
         if self.identity is not None and (self.identity.dtype != torch.int64 or self.identity.shape != self.y.shape):
-            raise ConfigError(f"{self.name}: identity must be int64 of shape ({len(self.x)},), got {self.identity.dtype} {tuple(self.identity.shape)}")
+            raise ConfigError(f"{self.name}: identity must be int64 of shape ({len(self.x)},), "
+                              f"got {self.identity.dtype} {tuple(self.identity.shape)}")
 
     def __len__(self): return len(self.y)
 
+# %% ../nbs/01_data.ipynb #6af1835c
 @patch
 def float(self:ImageData)->torch.Tensor:
     "The images as float32 in [0, 1]."
@@ -121,10 +129,12 @@ def _read_idx_cached(path:str, mtime_ns:int, size:int)->np.ndarray:
     try:
         with (gzip.open if path.endswith('.gz') else open)(path, 'rb') as f: raw = f.read()
     except (OSError, EOFError, zlib.error) as e: raise CorruptDataError(f"{path} cannot be read: {e}") from e
-    if len(raw) < 4 or raw[:3] != b'\x00\x00\x08': raise CorruptDataError(f"{path}: magic number {raw[:4].hex()} is not an unsigned-byte IDX header 000008NN")
+    if len(raw) < 4 or raw[:3] != b'\x00\x00\x08':
+        raise CorruptDataError(f"{path}: magic number {raw[:4].hex()} is not an unsigned-byte IDX header 000008NN")
     nd = raw[3]; shape = tuple(int(d) for d in np.frombuffer(raw[4:4 + 4*nd], '>u4')) if len(raw) >= 4 + 4*nd else None
     if shape is None or len(raw) - 4 - 4*nd != int(np.prod(shape)):
-        raise CorruptDataError(f"{path}: header announces shape {shape} but the file holds {len(raw) - 4 - 4*nd} data bytes")
+        raise CorruptDataError(f"{path}: header announces shape {shape} "
+                               f"but the file holds {len(raw) - 4 - 4*nd} data bytes")
     return np.frombuffer(raw, np.uint8, offset=4 + 4*nd).reshape(shape)
 
 def read_idx(path:str|Path, # an IDX file, gzip-compressed when its name ends in `.gz`
@@ -134,15 +144,18 @@ def read_idx(path:str|Path, # an IDX file, gzip-compressed when its name ends in
     p = Path(path)
     if not p.exists(): raise DataNotFoundError(f"{p} does not exist")
     st = p.stat(); a = _read_idx_cached(str(p), st.st_mtime_ns, st.st_size)
-    if ndim is not None and a.ndim != ndim: raise CorruptDataError(f"{p}: expected {ndim} dimensions, the header says {a.ndim} {a.shape}")
+    if ndim is not None and a.ndim != ndim:
+        raise CorruptDataError(f"{p}: expected {ndim} dimensions, the header says {a.ndim} {a.shape}")
     return a
 
 # %% ../nbs/01_data.ipynb #262e9ec3
-FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']
+FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
+                         'Ankle boot']
 FASHION_MNIST_DIR = Path('/usr/share/datasets/fashion-mnist')
-_FMNIST_FILES = {'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'), 'test': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')}
+_FMNIST_FILES = {'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
+                 'test': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')}
 
-def download_fashion_mnist(root:str|Path|None=None, # folder for torchvision; default `default_cache_dir()/'fashion-mnist'`
+def download_fashion_mnist(root:str|Path|None=None, # folder for torchvision; default: the cache's `fashion-mnist`
                           )->Path:
     "Download Fashion-MNIST with torchvision (needs network access); returns the folder holding the IDX files."
     import torchvision
@@ -170,12 +183,19 @@ def load_fashion_mnist(split:Literal['train', 'test']='train', # which official 
     paths = _find_idx(_FMNIST_FILES[split], dirs)
     if paths is None and download:
         try: download_fashion_mnist(cache)
-        except Exception as e: raise DataNotFoundError(f"downloading Fashion-MNIST into {cache} failed ({e}); install it offline with `apt-get install dataset-fashion-mnist`") from e
+        except Exception as e:
+            raise DataNotFoundError(f"downloading Fashion-MNIST into {cache} failed ({e}); "
+                                    "install it offline with `apt-get install dataset-fashion-mnist`") from e
         paths = _find_idx(_FMNIST_FILES[split], dirs)
-    if paths is None: raise DataNotFoundError(f"Fashion-MNIST {split} files not found in {[str(d) for d in dirs]}; install them with `apt-get install dataset-fashion-mnist` (or pass download=True where the network allows)")
+    if paths is None:
+        raise DataNotFoundError(f"Fashion-MNIST {split} files not found in {[str(d) for d in dirs]}; install them "
+                                "with `apt-get install dataset-fashion-mnist` (or pass download=True where the network "
+                                "allows)")
     x, y = read_idx(paths[0], ndim=3), read_idx(paths[1], ndim=1)
-    if len(x) != len(y) or y.max() >= 10: raise CorruptDataError(f"{paths}: {len(x)} images but {len(y)} labels, labels up to {y.max()}")
-    return ImageData(torch.from_numpy(x.copy()).unsqueeze(1), torch.from_numpy(y.astype(np.int64)), list(FASHION_MNIST_CLASSES), None, f'fashion_mnist/{split}')
+    if len(x) != len(y) or y.max() >= 10:
+        raise CorruptDataError(f"{paths}: {len(x)} images but {len(y)} labels, labels up to {y.max()}")
+    return ImageData(torch.from_numpy(x.copy()).unsqueeze(1), torch.from_numpy(y.astype(np.int64)),
+                     list(FASHION_MNIST_CLASSES), None, f'fashion_mnist/{split}')
 
 # %% ../nbs/01_data.ipynb #cf5d086a
 def show_images(x:torch.Tensor, # images N×1×H×W, uint8 or float in [0, 1]
@@ -186,11 +206,14 @@ def show_images(x:torch.Tensor, # images N×1×H×W, uint8 or float in [0, 1]
     "A grid of grey-level images, white on black, with optional row labels; returns the matplotlib figure."
     import matplotlib.pyplot as plt
     nrows = -(-len(x) // ncols)
-    fig, axs = plt.subplots(nrows, ncols, figsize=(ncols*scale + (1.6 if row_labels else 0), nrows*scale), squeeze=False, dpi=72)
+    figsize = (ncols*scale + (1.6 if row_labels else 0), nrows*scale)
+    fig, axs = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False, dpi=72)
     for i, ax in enumerate(axs.flat):
-        if i < len(x): ax.imshow(x[i, 0], cmap='gray', vmin=0, vmax=255 if x.dtype == torch.uint8 else 1, interpolation='nearest')
+        if i < len(x):
+            ax.imshow(x[i, 0], cmap='gray', vmin=0, vmax=255 if x.dtype == torch.uint8 else 1, interpolation='nearest')
         ax.set_xticks([]); ax.set_yticks([]); ax.set_frame_on(i < len(x))
-    for r, lab in enumerate(row_labels or []): axs[r, 0].set_ylabel(lab, rotation=0, ha='right', va='center', fontsize=9)
+    for r, lab in enumerate(row_labels or []):
+        axs[r, 0].set_ylabel(lab, rotation=0, ha='right', va='center', fontsize=9)
     fig.tight_layout(pad=0.2); plt.close(fig)
     return fig
 
@@ -208,9 +231,11 @@ _FC = dict(file='%{file}', face_index='%{index}', family='%{family[0]}', style='
 
 def _run(cmd:list[str])->str:
     "Stdout of `cmd`; a missing program raises `DataNotFoundError` with the install command."
-    if shutil.which(cmd[0]) is None: raise DataNotFoundError(f"`{cmd[0]}` not found; install fontconfig and the fonts: `{FONT_INSTALL}`")
+    if shutil.which(cmd[0]) is None:
+        raise DataNotFoundError(f"`{cmd[0]}` not found; install fontconfig and the fonts: `{FONT_INSTALL}`")
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
 
+# %% ../nbs/01_data.ipynb #cb45e600
 def _number(s:str)->float:
     "First number in a fontconfig value ('80', '[50 200]' for variable fonts); NaN when empty."
     m = re.search(r'-?\d+(\.\d+)?', s)
@@ -258,8 +283,10 @@ def font_candidates(chars:str=DEFAULT_CHARS, # characters every identity must ha
 
 # %% ../nbs/01_data.ipynb #861d63c1
 _DESIGN = [('script', r'chancery|chorus|z003'),
-           ('sans', r'sans|heros|adventor|gothic|arimo|carlito|cantarell|comfortaa|biolinum|fira|hack|jetbrains|inconsolata|^go( medium| smallcaps)?$'),
-           ('serif', r'serif|roman|times|garamond|libertine|termes|pagella|bonum|schola|bookman|tinos|caladea|c059|p052|cursor|nimbus mono|freemono|latin modern mono')]
+           ('sans', r'sans|heros|adventor|gothic|arimo|carlito|cantarell|comfortaa|biolinum|fira|hack|jetbrains|'
+                    r'inconsolata|^go( medium| smallcaps)?$'),
+           ('serif', r'serif|roman|times|garamond|libertine|termes|pagella|bonum|schola|bookman|tinos|caladea|c059|'
+                     r'p052|cursor|nimbus mono|freemono|latin modern mono')]
 _WEIGHTS = pd.CategoricalDtype(['light', 'regular', 'medium', 'bold', 'black'], ordered=True)
 _WIDTHS = pd.CategoricalDtype(['condensed', 'normal', 'expanded'], ordered=True)
 
@@ -269,7 +296,8 @@ def _design(family:str)->str:
 
 def _weight_class(weight:float, name:str)->str:
     "Coarse weight: fontconfig number, or a weight word of the name when fontconfig reports the regular default."
-    if weight == 80 and (m := re.search(r'\b(thin|light)|(demi|semibold)\b', name.lower())): return 'light' if m[1] else 'bold'
+    if weight == 80 and (m := re.search(r'\b(thin|light)|(demi|semibold)\b', name.lower())):
+        return 'light' if m[1] else 'bold'
     return _WEIGHTS.categories[int(np.searchsorted([75, 100, 180, 205], weight, side='right'))]
 
 def _monospace(file:str, index:int)->bool:
@@ -288,12 +316,14 @@ def _typed_attributes(m:pd.DataFrame)->pd.DataFrame:
     name = m.family + ' ' + m['style']
     mono = [_monospace(f, i) for f, i in zip(m.file, m.face_index)]
     foundry = m.foundry.str.strip().str.upper().replace({'': 'UNKNOWN', 'UKWN': 'UNKNOWN'})
+    slants = pd.CategoricalDtype(['roman', 'italic', 'oblique'])
+    weight_class = pd.Series([_weight_class(w, n) for w, n in zip(m.weight, name)], index=m.index).astype(_WEIGHTS)
+    width_class = pd.Series([_width_class(w, n) for w, n in zip(m.width, name)], index=m.index).astype(_WIDTHS)
     return pd.DataFrame(dict(
-        family=m.family, style=m['style'], weight=m.weight.astype(int),
-        weight_class=pd.Series([_weight_class(w, n) for w, n in zip(m.weight, name)], index=m.index).astype(_WEIGHTS),
-        slant=m.slant.map({0: 'roman', 100: 'italic', 110: 'oblique'}).astype(pd.CategoricalDtype(['roman', 'italic', 'oblique'])),
-        width=m.width.astype(int), width_class=pd.Series([_width_class(w, n) for w, n in zip(m.width, name)], index=m.index).astype(_WIDTHS),
-        monospace=np.array(mono, bool), design=m.family.map(_design).astype('category'), foundry=foundry.astype('category'),
+        family=m.family, style=m['style'], weight=m.weight.astype(int), weight_class=weight_class,
+        slant=m.slant.map({0: 'roman', 100: 'italic', 110: 'oblique'}).astype(slants),
+        width=m.width.astype(int), width_class=width_class, monospace=np.array(mono, bool),
+        design=m.family.map(_design).astype('category'), foundry=foundry.astype('category'),
         package=m.package.astype('category'), format=m.format.astype('category'), postscript=m.postscript, file=m.file,
         face_index=m.face_index.astype(int))).rename_axis('identity')
 
@@ -304,7 +334,8 @@ def font_metadata(chars:str=DEFAULT_CHARS, # characters every identity must have
     c = font_candidates(chars)
     kept = c[c.reason == 'ok'].sort_values(['family', 'style', 'file']).reset_index(drop=True)
     if len(kept) < min_identities:
-        raise InsufficientSamplesError(f"{len(kept)} usable fonts found, at least {min_identities} needed; install the font packages: `{FONT_INSTALL}`")
+        raise InsufficientSamplesError(f"{len(kept)} usable fonts found, at least {min_identities} needed; "
+                                       f"install the font packages: `{FONT_INSTALL}`")
     return _typed_attributes(kept)
 
 # %% ../nbs/01_data.ipynb #0bf4861d
@@ -313,7 +344,8 @@ def attribute_counts(attributes:pd.DataFrame, # an identity attribute table such
                     )->pd.DataFrame:
     "Number of identities per value of each categorical or boolean attribute, in long form (attribute, value, n)."
     columns = columns or [c for c, t in attributes.dtypes.items() if isinstance(t, pd.CategoricalDtype) or t == bool]
-    parts = [attributes[c].value_counts(sort=False).rename('n').rename_axis('value').reset_index().assign(attribute=c) for c in columns]
+    parts = [attributes[c].value_counts(sort=False).rename('n').rename_axis('value').reset_index().assign(attribute=c)
+             for c in columns]
     return pd.concat(parts)[['attribute', 'value', 'n']].astype({'value': str}).reset_index(drop=True)
 
 # %% ../nbs/01_data.ipynb #ae9ec5a3
@@ -328,7 +360,8 @@ class GlyphJitter(Config):
 
     @model_validator(mode='after')
     def _order(self):
-        if self.scale_min > self.scale_max: raise ValueError(f"scale_min={self.scale_min} exceeds scale_max={self.scale_max}")
+        if self.scale_min > self.scale_max:
+            raise ValueError(f"scale_min={self.scale_min} exceeds scale_max={self.scale_max}")
         return self
 
 NO_JITTER = GlyphJitter(rotation=0, scale_min=1, scale_max=1, shear=0, translate=0, noise=0)
@@ -346,13 +379,15 @@ def _glyph_master(font:ImageFont.FreeTypeFont, ch:str, m:int, fill:float=0.75)->
     return np.asarray(out, np.float32) / 255
 
 def _affines(n:int, j:GlyphJitter, g:torch.Generator)->torch.Tensor:
-    "n random affine maps (n×2×3, output → input coordinates as `affine_grid` expects): the inverse of shift∘scale∘rotate∘shear."
-    lo, hi = torch.tensor([-j.rotation, -j.shear, j.scale_min, -j.translate, -j.translate], dtype=torch.float64), torch.tensor([j.rotation, j.shear, j.scale_max, j.translate, j.translate], dtype=torch.float64)
+    "n random affine maps (n×2×3, output → input, as `affine_grid` expects): shift∘scale∘rotate∘shear inverted."
+    lo = torch.tensor([-j.rotation, -j.shear, j.scale_min, -j.translate, -j.translate], dtype=torch.float64)
+    hi = torch.tensor([j.rotation, j.shear, j.scale_max, j.translate, j.translate], dtype=torch.float64)
     rot, shear, s, tx, ty = (lo + (hi - lo) * torch.rand(n, 5, generator=g, dtype=torch.float64)).T
     c, si, t = torch.cos(torch.deg2rad(rot)) / s, torch.sin(torch.deg2rad(rot)) / s, torch.tan(torch.deg2rad(shear))
-    a, b, d, e = c + t*si, si - t*c, -si, c                    # Shear(-t)·Rot(-rot)/s, the inverse of s·Rot(rot)·Shear(t)
+    a, b, d, e = c + t*si, si - t*c, -si, c          # Shear(-t)·Rot(-rot)/s, the inverse of s·Rot(rot)·Shear(t)
     return torch.stack([a, b, -2*(a*tx + b*ty), d, e, -2*(d*tx + e*ty)], -1).view(n, 2, 3).float()
 
+# %% ../nbs/01_data.ipynb #d70a39fb
 def _font_masters(font:str|Path, chars:str, size:int, face_index:int=0)->torch.Tensor:
     "Clean glyph masters of `font`, len(chars)×1×2size×2size floats."
     try: f = ImageFont.truetype(str(font), 4*size, index=int(face_index))
@@ -375,12 +410,14 @@ def render_glyphs(font:str|Path, # font file (TrueType, OpenType/CFF or Type 1)
                   chars:str=DEFAULT_CHARS, # characters to render, one class each
                   samples_per_char:int=1, # jittered samples of each character
                   size:int=32, # output side in pixels
-                  jitter:GlyphJitter|None=None, # jitter and noise; default `GlyphJitter()`, `NO_JITTER` for clean glyphs
+                  jitter:GlyphJitter|None=None, # jitter and noise; default `GlyphJitter()`; `NO_JITTER`: clean glyphs
                   seed:int=0, # seed of this font's generator
                   face_index:int=0, # face inside a font collection
                  )->torch.Tensor:
     "Glyphs of `font` as uint8 (len(chars)·samples_per_char)×1×size×size, character-major, white on black."
-    if not chars or samples_per_char < 1: raise ConfigError(f"need at least one character and one sample, got chars={chars!r}, samples_per_char={samples_per_char}")
+    if not chars or samples_per_char < 1:
+        raise ConfigError(f"need at least one character and one sample, got chars={chars!r}, "
+                          f"samples_per_char={samples_per_char}")
     masters = _font_masters(font, chars, size, face_index).repeat_interleave(samples_per_char, 0)
     return _warp(masters, *_draws(len(masters), jitter or GlyphJitter(), seed, size))
 
@@ -408,7 +445,9 @@ def _font_seed(seed:int, row:pd.Series)->int:
 def _choose_identities(meta:pd.DataFrame, n:int|None, seed:int)->pd.DataFrame:
     "All identities, or `n` of them by a seeded permutation (so smaller choices are prefixes of larger ones)."
     if n is None: return meta
-    if n > len(meta): raise InsufficientSamplesError(f"n_identities={n} asked for, only {len(meta)} fonts are usable; install more with `{FONT_INSTALL}`")
+    if n > len(meta):
+        raise InsufficientSamplesError(f"n_identities={n} asked for, only {len(meta)} fonts are usable; "
+                                       f"install more with `{FONT_INSTALL}`")
     return meta.loc[np.sort(np.random.default_rng(seed).permutation(meta.index.to_numpy())[:n])]
 
 def _render_identities(meta:pd.DataFrame, cfg:FontIdentityConfig)->dict:
@@ -419,7 +458,8 @@ def _render_identities(meta:pd.DataFrame, cfg:FontIdentityConfig)->dict:
         batch.append((m, *_draws(len(m), cfg.jitter, _font_seed(cfg.seed, r), cfg.size)))
         if len(batch) == 16 or k == len(meta) - 1: xs.append(_warp(*map(torch.cat, zip(*batch)))); batch = []
     y = torch.arange(len(cfg.chars)).repeat_interleave(cfg.samples_per_char).repeat(len(meta))
-    ident = torch.tensor(meta.index.to_numpy(), dtype=torch.int64).repeat_interleave(len(cfg.chars) * cfg.samples_per_char)
+    ident = torch.tensor(meta.index.to_numpy(), dtype=torch.int64)
+    ident = ident.repeat_interleave(len(cfg.chars) * cfg.samples_per_char)
     return dict(x=torch.cat(xs), y=y, identity=ident)
 
 # %% ../nbs/01_data.ipynb #2f091873
@@ -436,7 +476,8 @@ def load_font_identities(n_identities:int|None=None, # number of fonts (a seeded
                              seed=seed, jitter=jitter or GlyphJitter())
     meta = _choose_identities(font_metadata(cfg.chars), cfg.n_identities, cfg.seed)
     deps = [fingerprint(meta[['file', 'face_index', 'postscript', 'style']].astype(str).values.tolist())]
-    out = (store or get_store()).load_or_compute('font_identities', cfg, lambda: _render_identities(meta, cfg), version='1', deps=deps)
+    out = (store or get_store()).load_or_compute('font_identities', cfg, lambda: _render_identities(meta, cfg),
+                                                 version='1', deps=deps)
     return ImageData(out['x'], out['y'], list(cfg.chars), out['identity'], 'font_identities', meta)
 
 # %% ../nbs/01_data.ipynb #c5c4cc7f
@@ -446,9 +487,11 @@ def font_explorer(data:ImageData, # an identity dataset such as `load_font_ident
     "An ipywidgets dropdown of the identities of `data` showing the chosen font's glyphs."
     import ipywidgets as W
     from IPython.display import display
-    if data.identity is None or data.attributes is None: raise ConfigError(f"{data.name!r} has no identities to explore")
+    if data.identity is None or data.attributes is None:
+        raise ConfigError(f"{data.name!r} has no identities to explore")
     ids = data.identity.unique().tolist()
-    pick, out = W.Dropdown(options=[(f"{i}: {data.attributes.family[i]} {data.attributes['style'][i]}", i) for i in ids]), W.Output()
+    names = [(f"{i}: {data.attributes.family[i]} {data.attributes['style'][i]}", i) for i in ids]
+    pick, out = W.Dropdown(options=names), W.Output()
     def _show(change=None):
         out.clear_output(wait=True)
         with out: display(show_images(data.x[data.identity == pick.value][:n], ncols=12, scale=0.6))

@@ -62,5 +62,6 @@ class ConfigRenderer(BasicMarkdownRenderer):
         md = super()._repr_markdown_()
         if not (_is_model(self.sym) or _is_exception(self.sym)): return _star_params(md)
         bases = ', '.join(b.__name__ for b in self.sym.__bases__)
-        md = re.sub(r'```python\n.*?```', f'```python\nclass {self.sym.__name__}({bases})\n```', md, count=1, flags=re.S)
+        head = f'```python\nclass {self.sym.__name__}({bases})\n```'
+        md = re.sub(r'```python\n.*?```', head, md, count=1, flags=re.S)
         return f"{md}\n\n{fields_table(self.sym)}\n" if _is_model(self.sym) else md

@@ -12,7 +12,8 @@ import torch
 from fastcore.basics import patch
 from pydantic import Field, field_validator, model_validator
 
-from .core import Config, ConfigError, InsufficientSamplesError, Registry, array_fingerprint, check_choice
+from .core import Config, ConfigError, InsufficientSamplesError, Registry, array_fingerprint
+from .core import check_choice
 from . import core
 from .data import ImageData, check_indices
 
@@ -44,10 +45,13 @@ class Split:
     def __post_init__(self):
         for k in _PARTS: object.__setattr__(self, k, _as_index(getattr(self, k), k, self.n))
         if len(self.forget) == 0: raise InsufficientSamplesError("the forget set is empty")
-        if not np.array_equal(np.union1d(self.retain, self.forget), self.train): raise ConfigError("retain ∪ forget must equal train")
+        if not np.array_equal(np.union1d(self.retain, self.forget), self.train):
+            raise ConfigError("retain ∪ forget must equal train")
         for a, b in [('retain', 'forget'), ('train', 'unseen'), ('train', 'test'), ('unseen', 'test')]:
-            if (c := np.intersect1d(getattr(self, a), getattr(self, b))).size: raise ConfigError(f"{a} and {b} share {c.size} indices (e.g. {c[:5].tolist()}); they must be disjoint")
+            if (c := np.intersect1d(getattr(self, a), getattr(self, b))).size:
+                raise ConfigError(f"{a} and {b} share {c.size} indices (e.g. {c[:5].tolist()}); they must be disjoint")
 
+# %% ../nbs/01b_splits.ipynb #d295c71b
 @patch(as_prop=True)
 def sizes(self:Split)->dict:
     "Number of samples in each part."
@@ -66,8 +70,9 @@ def identities(self:Split, data:ImageData)->dict:
 
 @patch
 def _repr_markdown_(self:Split):
+    head = f"**Split** `{self.builder}` {self.params} (seed {self.seed}, fingerprint `{self.fingerprint()}`)"
     rows = '\n'.join(f"| {k} | {v} |" for k, v in self.sizes.items())
-    return f"**Split** `{self.builder}` {self.params} (seed {self.seed}, fingerprint `{self.fingerprint()}`)\n\n| part | samples |\n|---|---|\n{rows}"
+    return f"{head}\n\n| part | samples |\n|---|---|\n{rows}"
 
 # %% ../nbs/01b_splits.ipynb #06edc4f1
 forget_sets = Registry('forget set')
@@ -81,14 +86,18 @@ def _count(value:float|int, total:int, name:str)->int:
     if isinstance(value, float):
         if not 0 <= value < 1: raise ConfigError(f"{name}={value} as a fraction must lie in [0, 1)")
         value = round(value * total)
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0: raise ConfigError(f"{name}={value!r} must be a fraction in [0, 1) or a count ≥ 0")
-    if value >= total: raise InsufficientSamplesError(f"{name}={value} leaves nothing to train on: only {total} available")
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ConfigError(f"{name}={value!r} must be a fraction in [0, 1) or a count ≥ 0")
+    if value >= total:
+        raise InsufficientSamplesError(f"{name}={value} leaves nothing to train on: only {total} available")
     return int(value)
 
 # %% ../nbs/01b_splits.ipynb #713079c1
 def _hold_out(data:ImageData, test, rng:np.random.Generator, by_identity:bool)->np.ndarray:
     "Test indices: explicit, or a seeded random fraction/count of the samples (of the identities if `by_identity`)."
-    if by_identity and data.identity is None: raise ConfigError(f"identity forget sets need a dataset with identities; {data.name!r} has none (use `load_font_identities`)")
+    if by_identity and data.identity is None:
+        raise ConfigError(f"identity forget sets need a dataset with identities; {data.name!r} has none "
+                          "(use `load_font_identities`)")
     if isinstance(test, (list, tuple, np.ndarray, torch.Tensor)):
         idx = _as_index(test, 'test', len(data))
         if by_identity and np.isin(data.identity.numpy(), data.identity.numpy()[idx]).sum() != len(idx):
@@ -99,11 +108,13 @@ def _hold_out(data:ImageData, test, rng:np.random.Generator, by_identity:bool)->
     chosen = rng.choice(ids, _count(test, len(ids), 'test (identities)'), replace=False)
     return np.flatnonzero(np.isin(data.identity.numpy(), chosen))
 
+# %% ../nbs/01b_splits.ipynb #143b7b4d
 def make_split(data:ImageData, # the dataset the indices refer to
                builder:str, # a name in `forget_sets`
-               test:float|int|Sequence[int]=0.1, # held-out test: a fraction or count (of identities for identity builders), or explicit indices
+               test:float|int|Sequence[int]=0.1, # held-out test: a fraction or count (of identities for identity
+                                                 # builders), or explicit indices
                seed:int=0, # seed of every random choice
-               embedding:np.ndarray|None=None, # one row per sample of `data`, for embedding builders; default flattened pixels
+               embedding:np.ndarray|None=None, # one row per sample of `data`, for embedding builders; default pixels
                **params, # the builder's parameters, validated by its config
               )->Split:
     "Hold out `test`, let forget-set `builder` choose forget (and unseen) samples from the rest, return the `Split`."
@@ -113,7 +124,8 @@ def make_split(data:ImageData, # the dataset the indices refer to
     pool = np.setdiff1d(np.arange(len(data)), test_idx)
     forget, unseen = forget_sets[builder].obj(cfg, data, pool, rng, embedding)
     train = np.setdiff1d(pool, unseen)
-    return Split(train, np.setdiff1d(train, forget), forget, unseen, test_idx, len(data), builder, cfg.model_dump(mode='json'), seed)
+    return Split(train, np.setdiff1d(train, forget), forget, unseen, test_idx, len(data), builder,
+                 cfg.model_dump(mode='json'), seed)
 
 # %% ../nbs/01b_splits.ipynb #ecb9f9b1
 _NONE = np.zeros(0, np.int64)
@@ -158,10 +170,12 @@ def class_labels(data:ImageData, classes:Sequence[str|int])->list[int]:
     return [data.classes.index(c) if isinstance(c, str) else c for c in classes]
 
 @forget_sets.register('classwise', config=ClasswiseForget)
-def forget_classwise(cfg:ClasswiseForget, data:ImageData, pool:np.ndarray, rng:np.random.Generator, embedding=None):
+def forget_classwise(cfg:ClasswiseForget, data:ImageData, pool:np.ndarray, rng:np.random.Generator,
+                     embedding=None):
     "Every training sample of the given classes; optionally `unseen` of them held out of training."
     mine = pool[np.isin(data.y.numpy()[pool], class_labels(data, cfg.classes))]
-    if len(mine) == 0: raise InsufficientSamplesError(f"classes {list(cfg.classes)} have no training samples in {data.name!r}")
+    if len(mine) == 0:
+        raise InsufficientSamplesError(f"classes {list(cfg.classes)} have no training samples in {data.name!r}")
     unseen = _unseen(mine, cfg.unseen, rng, 'classwise')
     return np.setdiff1d(mine, unseen), unseen
 
@@ -172,20 +186,25 @@ def pc_projection(embedding:np.ndarray, # n×d array, one row per sample
                  )->np.ndarray:
     "Projection of each row of `embedding` on principal component `component` (sklearn PCA, centred)."
     from sklearn.decomposition import PCA
-    if embedding.ndim != 2 or component >= min(embedding.shape): raise ConfigError(f"component={component} needs a 2-D embedding with more than {component} rows and columns, got shape {embedding.shape}")
+    if embedding.ndim != 2 or component >= min(embedding.shape):
+        raise ConfigError(f"component={component} needs a 2-D embedding with more than {component} rows and "
+                          f"columns, got shape {embedding.shape}")
     return PCA(n_components=component + 1, random_state=0).fit_transform(embedding)[:, component]
 
 def _pool_embedding(data:ImageData, embedding:np.ndarray|None, pool:np.ndarray)->np.ndarray:
     "Rows of `embedding` (default: pixels in [0, 1], flattened) for the indices in `pool`."
     if embedding is None: return data.x[torch.as_tensor(pool)].flatten(1).float().div(255).numpy()
     e = np.asarray(embedding)
-    if e.ndim != 2 or len(e) != len(data): raise ConfigError(f"embedding must have one row per sample of {data.name!r} ({len(data)}), got shape {e.shape}")
+    if e.ndim != 2 or len(e) != len(data):
+        raise ConfigError(f"embedding must have one row per sample of {data.name!r} ({len(data)}), got shape {e.shape}")
     return e[pool]
 
+# %% ../nbs/01b_splits.ipynb #bff0c3dc
 class PCProjectionForget(ForgetConfig):
     "Parameters of the `pc_projection` forget set."
     k: int = Field(100, ge=1, description='number of samples to forget')
-    mode: Literal['top', 'top_bottom'] = Field('top', description="'top': k highest; 'top_bottom': k/2 highest and k/2 lowest")
+    mode: Literal['top', 'top_bottom'] = Field('top',
+                                               description="'top': k highest; 'top_bottom': k/2 highest and k/2 lowest")
     component: int = Field(0, ge=0, description='principal component, 0 = first')
 
     @model_validator(mode='after')
@@ -194,7 +213,8 @@ class PCProjectionForget(ForgetConfig):
         return self
 
 @forget_sets.register('pc_projection', config=PCProjectionForget)
-def forget_pc_projection(cfg:PCProjectionForget, data:ImageData, pool:np.ndarray, rng:np.random.Generator, embedding=None):
+def forget_pc_projection(cfg:PCProjectionForget, data:ImageData, pool:np.ndarray, rng:np.random.Generator,
+                         embedding=None):
     "Training samples at the extreme(s) of one principal component of an embedding (KLOM forget sets 4–9)."
     _check_size(cfg.k, len(pool), 'pc_projection')
     order = pool[np.argsort(pc_projection(_pool_embedding(data, embedding, pool), cfg.component), kind='stable')]
@@ -208,11 +228,13 @@ class NearestNeighboursForget(ForgetConfig):
     anchor: int = Field(0, ge=0, description='index (into the dataset) of a training sample')
 
 @forget_sets.register('nearest_neighbours', config=NearestNeighboursForget)
-def forget_nearest_neighbours(cfg:NearestNeighboursForget, data:ImageData, pool:np.ndarray, rng:np.random.Generator, embedding=None):
+def forget_nearest_neighbours(cfg:NearestNeighboursForget, data:ImageData, pool:np.ndarray, rng:np.random.Generator,
+                              embedding=None):
     "The k training samples nearest to an anchor training sample in an embedding (KLOM forget set 10)."
     from sklearn.neighbors import NearestNeighbors
     pos = np.searchsorted(pool, cfg.anchor)
-    if pos >= len(pool) or pool[pos] != cfg.anchor: raise ConfigError(f"anchor={cfg.anchor} is not a training sample (it is held out or outside [0, {len(data)}))")
+    if pos >= len(pool) or pool[pos] != cfg.anchor:
+        raise ConfigError(f"anchor={cfg.anchor} is not a training sample (it is held out or outside [0, {len(data)}))")
     _check_size(cfg.k, len(pool), 'nearest_neighbours')
     emb = _pool_embedding(data, embedding, pool)
     _, nn = NearestNeighbors(n_neighbors=cfg.k).fit(emb).kneighbors(emb[pos:pos + 1])
@@ -226,12 +248,16 @@ class IdentityForget(ForgetConfig):
     unseen: int = Field(0, ge=0, description='number of identities never trained on, for forget-vs-unseen comparisons')
 
 @forget_sets.register('identity', config=IdentityForget)
-def forget_identity(cfg:IdentityForget, data:ImageData, pool:np.ndarray, rng:np.random.Generator, embedding=None):
+def forget_identity(cfg:IdentityForget, data:ImageData, pool:np.ndarray, rng:np.random.Generator,
+                    embedding=None):
     "Every sample of chosen identities; `unseen` other identities are removed from training (MUFAC)."
     ident = data.identity.numpy(); ids = np.unique(ident[pool])
     if isinstance(cfg.forget, int):
-        if cfg.forget < 1 or cfg.forget + cfg.unseen > len(ids): raise InsufficientSamplesError(f"forget={cfg.forget} and unseen={cfg.unseen} identities asked for, {len(ids)} in the training pool")
-        chosen = rng.choice(ids, cfg.forget + cfg.unseen, replace=False); forget_ids, unseen_ids = chosen[:cfg.forget], chosen[cfg.forget:]
+        if cfg.forget < 1 or cfg.forget + cfg.unseen > len(ids):
+            raise InsufficientSamplesError(f"forget={cfg.forget} and unseen={cfg.unseen} identities asked for, "
+                                           f"{len(ids)} in the training pool")
+        chosen = rng.choice(ids, cfg.forget + cfg.unseen, replace=False)
+        forget_ids, unseen_ids = chosen[:cfg.forget], chosen[cfg.forget:]
     else:
         for i in cfg.forget: check_choice('forget identity', i, ids.tolist())
         rest = np.setdiff1d(ids, cfg.forget); _check_size(cfg.unseen, len(rest), 'unseen identities')
