@@ -14,8 +14,8 @@ import pandas as pd
 import torch
 from pydantic import Field
 
-from ..core import (ConfigError, DataNotFoundError, InsufficientSamplesError, NonFiniteError, check_choice,
-                                    get_device)
+from ..core import (ConfigError, DataNotFoundError, InsufficientSamplesError, NonFiniteError,
+                                    check_choice, get_device)
 from ..core import Config
 from ..models import margins as logit_margins
 from .registry import MetricResult, Outputs, metric
@@ -29,6 +29,7 @@ __all__ = ['Direction', 'RightEdge', 'GROUPS', 'check_margins', 'margin_histogra
 Direction = Literal['unlearned||oracle', 'oracle||unlearned']
 RightEdge = Literal['include', 'drop']
 
+# %% ../../nbs/20_klom.ipynb #d3dcbeca
 def check_margins(m, # margins, models × points (NumPy or torch)
                   name:str='margins', # used in error messages
                   min_models:int=2, # fewer models raise `InsufficientSamplesError`
@@ -36,8 +37,11 @@ def check_margins(m, # margins, models × points (NumPy or torch)
     "`m` as a 2-D float tensor after checking its shape, its number of models and that it holds no NaN."
     t = torch.as_tensor(np.asarray(m) if not torch.is_tensor(m) else m)
     if t.ndim != 2: raise ConfigError(f"{name} must be models × points (2-D), got shape {tuple(t.shape)}")
-    if not (t.is_floating_point() or t.dtype in (torch.int32, torch.int64)): raise ConfigError(f"{name} must hold numbers, got {t.dtype}")
-    if len(t) < min_models: raise InsufficientSamplesError(f"{name} holds {len(t)} model(s); KLOM needs at least {min_models} per side to form a distribution")
+    if not (t.is_floating_point() or t.dtype in (torch.int32, torch.int64)):
+        raise ConfigError(f"{name} must hold numbers, got {t.dtype}")
+    if len(t) < min_models:
+        raise InsufficientSamplesError(f"{name} holds {len(t)} model(s); KLOM needs at least {min_models} per side "
+                                       "to form a distribution")
     if t.shape[1] == 0: raise InsufficientSamplesError(f"{name} holds no points")
     return _no_nan(t, name)
 
@@ -45,9 +49,11 @@ def _no_nan(t:torch.Tensor, name:str)->torch.Tensor:
     "`t`, after raising `NonFiniteError` naming the first NaN's model, point (and class) if it holds any."
     if (bad := torch.isnan(t)).any():
         where = ', '.join(f"{a} {i}" for a, i in zip(('model', 'point', 'class'), bad.nonzero()[0].tolist()))
-        raise NonFiniteError(f"{name} holds {int(bad.sum())} NaN value(s), the first at {where}; values must be numbers (±inf is clipped)")
+        raise NonFiniteError(f"{name} holds {int(bad.sum())} NaN value(s), the first at {where}; "
+                             "values must be numbers (±inf is clipped)")
     return t
 
+# %% ../../nbs/20_klom.ipynb #68d25b98
 def _check_binning(bins, clip, right_edge):
     check_choice('right_edge', right_edge, ['include', 'drop'])
     if not (isinstance(bins, int) and bins >= 1): raise ConfigError(f"bins={bins!r} must be a positive integer")
@@ -56,16 +62,19 @@ def _check_binning(bins, clip, right_edge):
 def margin_histograms(p, q, # margins, models × points: the first and second distribution
                       bins:int=20, # equal-width bins per point
                       clip:float=100.0, # margins are clipped to [-clip, clip]
-                      right_edge:RightEdge='include', # 'drop' reproduces the reference's np.digitize (values at the maximum fall out)
+                      # 'drop' reproduces the reference's np.digitize (values at the maximum fall out)
+                      right_edge:RightEdge='include',
                       dtype:torch.dtype=torch.float64, # precision of the clipping and binning
                       device:str|None='cpu', # see `get_device`
                      )->tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     "Per point, the shared bin edges (points × bins+1) and the bin counts of `p` and `q` (points × bins each)."
     _check_binning(bins, clip, right_edge)
     p, q = check_margins(p, 'p'), check_margins(q, 'q')
-    if p.shape[1] != q.shape[1]: raise ConfigError(f"the two margin arrays cover different numbers of points: {p.shape[1]} and {q.shape[1]}")
+    if p.shape[1] != q.shape[1]:
+        raise ConfigError(f"the two margin arrays cover different numbers of points: {p.shape[1]} and {q.shape[1]}")
     return _histograms(p, q, bins, clip, right_edge, dtype, get_device(device))
 
+# %% ../../nbs/20_klom.ipynb #b297afd8
 def _histograms(p, q, bins, clip, right_edge, dtype, dev):
     "`margin_histograms` on checked models × points tensors."
     p, q = (a.to(dev, dtype).T.contiguous().clamp_(-clip, clip) for a in (p, q))   # points × models from here on
@@ -78,17 +87,19 @@ def _histograms(p, q, bins, clip, right_edge, dtype, dev):
     edges = torch.arange(bins + 1, dtype=dtype) * step[:, None] + lo_c[:, None]
     edges[:, -1] = hi_c; edges = edges.to(dev)
     def counts(a):
-        idx = torch.searchsorted(edges, a, right=True)               # np.digitize: number of edges <= value, in 1..bins+1
-        if right_edge == 'include': idx.clamp_(max=bins)             # the maximum joins the last bin
+        idx = torch.searchsorted(edges, a, right=True)    # np.digitize: number of edges <= value, in 1..bins+1
+        if right_edge == 'include': idx.clamp_(max=bins)  # the maximum joins the last bin
         c = torch.zeros(len(a), bins + 2, device=dev, dtype=torch.float64)
         c.scatter_add_(1, idx, torch.ones(1, device=dev, dtype=torch.float64).expand(idx.shape))
-        return c[:, 1:bins + 1]                                      # 'drop': index bins+1 falls out, as in the reference
+        return c[:, 1:bins + 1]                           # 'drop': index bins+1 falls out, as in the reference
     return edges, counts(p), counts(q)
 
+# %% ../../nbs/20_klom.ipynb #91741bfe
 def kl_from_counts(cp:torch.Tensor, cq:torch.Tensor, # bin counts, points × bins: p and q
                    eps:float=1e-5, # floor of q where p > 0
                   )->torch.Tensor:
-    "Per point KL(p ‖ q) in nats of the normalised counts, q floored at `eps` where p > 0 (`scipy.stats.entropy(p, q)`)."
+    ("Per point KL(p ‖ q) in nats of the normalised counts, q floored at `eps` where p > 0 "
+     "(`scipy.stats.entropy(p, q)`).")
     p = cp / cp.sum(1, keepdim=True)
     q = cq / cq.sum(1, keepdim=True).clamp(min=1)
     q = torch.where(p > 0, q.clamp(min=eps), q)
@@ -96,6 +107,7 @@ def kl_from_counts(cp:torch.Tensor, cq:torch.Tensor, # bin counts, points × bin
     kl = torch.where(p > 0, p * (p / q).log(), torch.zeros_like(p)).sum(1)
     return torch.where(cp.sum(1) > 0, kl, float('nan'))                # every p sample dropped: 0/0, NaN as scipy gives
 
+# %% ../../nbs/20_klom.ipynb #9a34266f
 def binned_kl(unlearned, oracle, # margins, models × points (NumPy or torch)
               bins:int=20, eps:float=1e-5, clip:float=100.0,
               direction:Direction='unlearned||oracle', # which distribution is p in KL(p ‖ q)
@@ -105,10 +117,13 @@ def binned_kl(unlearned, oracle, # margins, models × points (NumPy or torch)
     "Per-point KLOM: binned KL divergence between the unlearned and the oracle margins of each point (float64, nats)."
     return _binned_kl(*_check_pair(unlearned, oracle), bins, eps, clip, direction, right_edge, dtype, device, chunk)
 
+# %% ../../nbs/20_klom.ipynb #4e4b4ded
 def _check_pair(unlearned, oracle)->tuple[torch.Tensor, torch.Tensor]:
     "Both margin arrays checked, and covering the same points."
     u, o = check_margins(unlearned, 'unlearned'), check_margins(oracle, 'oracle')
-    if u.shape[1] != o.shape[1]: raise ConfigError(f"unlearned margins cover {u.shape[1]} points but oracle margins {o.shape[1]}: both must be models × the same points")
+    if u.shape[1] != o.shape[1]:
+        raise ConfigError(f"unlearned margins cover {u.shape[1]} points but oracle margins {o.shape[1]}: "
+                          "both must be models × the same points")
     return u, o
 
 def _binned_kl(u, o, bins, eps, clip, direction, right_edge, dtype, device, chunk=16_384)->np.ndarray:
@@ -117,16 +132,19 @@ def _binned_kl(u, o, bins, eps, clip, direction, right_edge, dtype, device, chun
     _check_binning(bins, clip, right_edge)
     p, q = (u, o) if direction == 'unlearned||oracle' else (o, u)
     dev = get_device(device)
-    out = [kl_from_counts(*_histograms(p[:, i:i + chunk], q[:, i:i + chunk], bins, clip, right_edge, dtype, dev)[1:], eps)
+    out = [kl_from_counts(*_histograms(p[:, i:i + chunk], q[:, i:i + chunk], bins, clip, right_edge, dtype, dev)[1:],
+                          eps)
            for i in range(0, p.shape[1], chunk)]
     return torch.cat(out).cpu().numpy()
 
 # %% ../../nbs/20_klom.ipynb #6ba59e33
 def reference_binned_kl(p_arr:np.ndarray, q_arr:np.ndarray, # one point's samples (1-D)
                         bin_count:int=20, eps:float=1e-5, min_val:float=-100, max_val:float=100,
-                        right_edge:RightEdge='drop', # 'drop': the reference verbatim; 'include': the same with np.histogram's closed last bin
+                        # 'drop': the reference verbatim; 'include': the same with np.histogram's closed last bin
+                        right_edge:RightEdge='drop',
                        )->float:
-    "One point's KL(p ‖ q) by the reference recipe, for comparisons: `compute_binned_KL_div` of data-unlearning-bench verbatim ('drop')."
+    ("One point's KL(p ‖ q) by the reference recipe, for comparisons: `compute_binned_KL_div` of "
+     "data-unlearning-bench verbatim ('drop').")
     from scipy import stats
     p_arr = np.clip(p_arr, min_val, max_val)
     q_arr = np.clip(q_arr, min_val, max_val)
@@ -152,6 +170,7 @@ def reference_binned_kl(p_arr:np.ndarray, q_arr:np.ndarray, # one point's sample
 # %% ../../nbs/20_klom.ipynb #d74680dd
 GROUPS = ('forget', 'retain', 'validation')
 
+# %% ../../nbs/20_klom.ipynb #9280b75a
 @dataclass
 class KlomResult:
     "Per-point KLOM values and the groups of points they are summarised over."
@@ -167,8 +186,10 @@ class KlomResult:
 
     def percentile(self, q:float=95, # percentile in [0, 100]
                   )->dict[str, float]:
-        "The `q`-th percentile of KLOM over the points of each group (NaN points, possible only with `right_edge='drop'`, left out)."
-        return {g: float(np.nanpercentile(self.group(g), q)) if len(self.groups[g]) else float('nan') for g in self.groups}
+        ("The `q`-th percentile of KLOM over the points of each group (NaN points, possible only with "
+         "`right_edge='drop'`, left out).")
+        return {g: float(np.nanpercentile(self.group(g), q)) if len(self.groups[g]) else float('nan')
+                for g in self.groups}
 
     def summary(self)->pd.DataFrame:
         "Points, mean, median and 95th percentile of KLOM per group."
@@ -182,10 +203,14 @@ class KlomResult:
         ax = ax or plt.subplots(figsize=(5, 3))[1]
         hi = max(np.nanmax(self.values), 1e-3); edges = np.linspace(0, hi, 40)
         for g in self.groups:
-            if len(v := self.group(g)): ax.hist(v[~np.isnan(v)], edges, density=True, alpha=.5, label=f"{g} (p95 {np.nanpercentile(v, 95):.2f})", **kw)
-        ax.set(xlabel=f"KLOM per point, KL({self.direction.replace('||', ' ‖ ')}) [nats]", ylabel='density', title=label or '')
+            if len(v := self.group(g)):
+                ax.hist(v[~np.isnan(v)], edges, density=True, alpha=.5,
+                        label=f"{g} (p95 {np.nanpercentile(v, 95):.2f})", **kw)
+        ax.set(xlabel=f"KLOM per point, KL({self.direction.replace('||', ' ‖ ')}) [nats]", ylabel='density',
+               title=label or '')
         ax.legend(fontsize=8); return ax
 
+# %% ../../nbs/20_klom.ipynb #87b8600f
 def _groups(groups:dict|None, n_points:int)->dict[str, np.ndarray]:
     "Validated group indices (default: one group 'all')."
     if groups is None: return {'all': np.arange(n_points)}
@@ -193,14 +218,20 @@ def _groups(groups:dict|None, n_points:int)->dict[str, np.ndarray]:
     for g, idx in groups.items():
         idx = np.asarray(idx)
         if idx.dtype == bool:
-            if idx.shape != (n_points,): raise ConfigError(f"group {g!r}: a boolean mask must have one entry per point ({n_points}), got shape {idx.shape}")
+            if idx.shape != (n_points,):
+                raise ConfigError(f"group {g!r}: a boolean mask must have one entry per point ({n_points}), "
+                                  f"got shape {idx.shape}")
             idx = np.flatnonzero(idx)
-        if idx.size and (idx.min() < 0 or idx.max() >= n_points): raise ConfigError(f"group {g!r} has indices in [{idx.min()}, {idx.max()}]; the margins cover points [0, {n_points})")
+        if idx.size and (idx.min() < 0 or idx.max() >= n_points):
+            raise ConfigError(f"group {g!r} has indices in [{idx.min()}, {idx.max()}]; "
+                              f"the margins cover points [0, {n_points})")
         out[g] = idx.astype(np.int64)
     return out
 
+# %% ../../nbs/20_klom.ipynb #b9b29253
 def klom(unlearned, oracle, # margins, models × points (NumPy or torch); at least 2 models each
-         groups:dict[str, Sequence[int]]|None=None, # group name → point indices or boolean mask, e.g. forget / retain / validation
+         # group name → point indices or boolean mask, e.g. forget / retain / validation
+         groups:dict[str, Sequence[int]]|None=None,
          bins:int=20, eps:float=1e-5, clip:float=100.0, direction:Direction='unlearned||oracle',
          right_edge:RightEdge='include', dtype:torch.dtype=torch.float64, device:str|None='cpu',
         )->KlomResult:
@@ -209,6 +240,7 @@ def klom(unlearned, oracle, # margins, models × points (NumPy or torch); at lea
     values = _binned_kl(u, o, bins, eps, clip, direction, right_edge, dtype, device)
     return KlomResult(values, _groups(groups, len(values)), direction, right_edge, (len(u), len(o)))
 
+# %% ../../nbs/20_klom.ipynb #1fe4ed59
 def klom_from_logits(unlearned_logits, oracle_logits, # logits, models × points × classes
                      labels, # the points' labels
                      groups:dict|None=None, **kwargs, # see `klom`
@@ -217,7 +249,8 @@ def klom_from_logits(unlearned_logits, oracle_logits, # logits, models × points
     ms = []
     for name, z in (('unlearned_logits', unlearned_logits), ('oracle_logits', oracle_logits)):
         z = torch.as_tensor(np.asarray(z) if not torch.is_tensor(z) else z)
-        if z.ndim != 3: raise ConfigError(f"{name} must be models × points × classes (3-D), got shape {tuple(z.shape)}")
+        if z.ndim != 3:
+            raise ConfigError(f"{name} must be models × points × classes (3-D), got shape {tuple(z.shape)}")
         ms.append(logit_margins(_no_nan(z, name).double(), labels))
     return klom(*ms, groups=groups, **kwargs)
 
@@ -250,13 +283,16 @@ def plot_point(unlearned, oracle, # margins, models × points
     u, o = _check_pair(unlearned, oracle)
     if not 0 <= point < u.shape[1]: raise ConfigError(f"point={point} must lie in [0, {u.shape[1]})")
     _check_binning(bins, clip, right_edge)
-    edges, cu, co = _histograms(u[:, point:point + 1], o[:, point:point + 1], bins, clip, right_edge, torch.float64, torch.device('cpu'))
+    edges, cu, co = _histograms(u[:, point:point + 1], o[:, point:point + 1], bins, clip, right_edge, torch.float64,
+                                torch.device('cpu'))
     value = kl_from_counts(cu, co)[0].item()
     ax = ax or plt.subplots(figsize=(5, 3))[1]
     e = edges[0].numpy(); w = np.diff(e)
     for c, lab, col in ((cu[0], labels[0], 'C3'), (co[0], labels[1], 'C0')):
-        ax.bar(e[:-1], c.numpy() / max(c.sum().item(), 1), w, align='edge', alpha=.5, color=col, label=f"{lab} ({int(c.sum())} models)")
-    ax.set(xlabel='margin', ylabel='share of models', title=f"point {point}: KLOM {value:.2f} nats"); ax.legend(fontsize=8)
+        ax.bar(e[:-1], c.numpy() / max(c.sum().item(), 1), w, align='edge', alpha=.5, color=col,
+               label=f"{lab} ({int(c.sum())} models)")
+    ax.set(xlabel='margin', ylabel='share of models', title=f"point {point}: KLOM {value:.2f} nats")
+    ax.legend(fontsize=8)
     return ax
 
 # %% ../../nbs/20_klom.ipynb #77e603c3
@@ -271,6 +307,7 @@ def _load_array(path:Path)->torch.Tensor:
     if not torch.is_tensor(obj): raise ConfigError(f"{path} holds no tensor (or dict with 'logits'/'margins')")
     return obj
 
+# %% ../../nbs/20_klom.ipynb #1fcd13b8
 class KlomRelease:
     "A local copy (or part) of the released KLOM-models tree: originals, oracles per forget set, forget indices."
     def __init__(self, root:str|Path, # the folder holding full_models/ and oracles/
@@ -278,24 +315,28 @@ class KlomRelease:
                 ):
         self.root, self.dataset = Path(root), dataset
         if not (self.root/'full_models').is_dir() and not (self.root/'oracles').is_dir():
-            raise DataNotFoundError(f"{self.root} holds neither full_models/ nor oracles/: download the KLOM-models dataset there "
-                                    "(see the dataset card's download_folder.sh)")
+            raise DataNotFoundError(f"{self.root} holds neither full_models/ nor oracles/: download the KLOM-models "
+                                    "dataset there (see the dataset card's download_folder.sh)")
 
     def __repr__(self): return f"KlomRelease({str(self.root)!r}, {self.dataset!r}: forget sets {self.forget_sets()})"
 
     def folder(self, forget_set:int|None)->Path:
         "`full_models/<dataset>` (forget_set None: the originals) or `oracles/<dataset>/forget_set_<k>`."
-        p = self.root/'full_models'/self.dataset if forget_set is None else self.root/'oracles'/self.dataset/f'forget_set_{forget_set}'
-        if not p.is_dir(): raise DataNotFoundError(f"{p} does not exist; this copy has forget sets {self.forget_sets()}")
+        p = (self.root/'full_models'/self.dataset if forget_set is None else
+             self.root/'oracles'/self.dataset/f'forget_set_{forget_set}')
+        if not p.is_dir():
+            raise DataNotFoundError(f"{p} does not exist; this copy has forget sets {self.forget_sets()}")
         return p
 
     def forget_sets(self)->list[int]:
         "The forget sets present under `oracles/<dataset>/`."
         d = self.root/'oracles'/self.dataset
-        return sorted(int(m.group(1)) for p in (d.iterdir() if d.is_dir() else []) if (m := re.fullmatch(r'forget_set_(\d+)', p.name)))
+        return sorted(int(m.group(1)) for p in (d.iterdir() if d.is_dir() else [])
+                      if (m := re.fullmatch(r'forget_set_(\d+)', p.name)))
 
     def files(self, forget_set:int|None, kind:str)->dict[int, Path]:
-        "Model id → file of `kind` ('train_logits', 'val_logits', 'val_margins', 'checkpoint'); the latest epoch per model."
+        ("Model id → file of `kind` ('train_logits', 'val_logits', 'val_margins', 'checkpoint'); "
+         "the latest epoch per model.")
         check_choice('kind', kind, list(_PATTERNS)); out, epoch = {}, {}
         for p in self.folder(forget_set).iterdir():
             if m := re.fullmatch(_PATTERNS[kind], p.name):
@@ -306,18 +347,22 @@ class KlomRelease:
     def _stack(self, files:dict[int, Path], n:int|None, what:str)->torch.Tensor:
         if not files: raise DataNotFoundError(what)
         ids = list(files)[:n]
-        if n is not None and len(ids) < n: raise InsufficientSamplesError(f"{n} models asked for, {len(ids)} present: {what}")
+        if n is not None and len(ids) < n:
+            raise InsufficientSamplesError(f"{n} models asked for, {len(ids)} present: {what}")
         return torch.stack([_load_array(files[i]).float() for i in ids])
 
     def logits(self, forget_set:int|None, split:Literal['train', 'val'], n:int|None=None)->torch.Tensor:
         "Logits of the first `n` models (all by default) on `split`, models × points × classes."
         check_choice('split', split, ['train', 'val'])
-        return self._stack(self.files(forget_set, f'{split}_logits'), n, f"no {split}_logits_##.pt in {self.folder(forget_set)}")
+        return self._stack(self.files(forget_set, f'{split}_logits'), n,
+                           f"no {split}_logits_##.pt in {self.folder(forget_set)}")
 
     def margins(self, forget_set:int|None, split:Literal['train', 'val'], labels=None, n:int|None=None)->torch.Tensor:
-        "Margins (models × points) on `split`: from logits and `labels`, else from stored margins (##__val_margins_#.npy, only_margins/)."
+        ("Margins (models × points) on `split`: from logits and `labels`, else from stored margins "
+         "(##__val_margins_#.npy, only_margins/).")
         check_choice('split', split, ['train', 'val'])
-        only = None if forget_set is None else self.root/'oracle_models'/self.dataset/'only_margins'/f'forget_set_{forget_set}'/f'{split}_margins_all.pt'
+        only = (None if forget_set is None else self.root/'oracle_models'/self.dataset/'only_margins'
+                /f'forget_set_{forget_set}'/f'{split}_margins_all.pt')
         if only is None or not only.exists(): self.folder(forget_set)      # raises, naming the forget sets present
         if labels is not None and self.files(forget_set, f'{split}_logits'):
             return logit_margins(self.logits(forget_set, split, n), torch.as_tensor(np.asarray(labels)))
@@ -326,13 +371,17 @@ class KlomRelease:
             m = _load_array(only).float()
             if n is not None and len(m) < n: raise InsufficientSamplesError(f"{n} models asked for, {len(m)} in {only}")
             return m[:n]
-        raise DataNotFoundError(f"no {split} margins for {'the originals' if forget_set is None else f'forget set {forget_set}'} in {self.root}: "
-                                f"need {split}_logits_##.pt with labels" + (", ##__val_margins_#.npy" if split == 'val' else '') + " or only_margins/")
+        raise DataNotFoundError(f"no {split} margins for "
+                                f"{'the originals' if forget_set is None else f'forget set {forget_set}'} "
+                                f"in {self.root}: need {split}_logits_##.pt with labels"
+                                + (", ##__val_margins_#.npy" if split == 'val' else '') + " or only_margins/")
 
     def forget_indices(self, forget_set:int)->np.ndarray:
         "Training indices of forget set `forget_set`, from `forget_set_indices/<dataset>/forget_set_<k>.npy`."
         p = self.root/'forget_set_indices'/self.dataset/f'forget_set_{forget_set}.npy'
-        if not p.exists(): raise DataNotFoundError(f"{p} is missing: download forget_set_indices/{self.dataset}/ or pass forget_indices")
+        if not p.exists():
+            raise DataNotFoundError(f"{p} is missing: download forget_set_indices/{self.dataset}/ "
+                                    "or pass forget_indices")
         return np.load(p).astype(np.int64)
 
     def state_dict(self, forget_set:int|None, model:int)->dict:
@@ -345,15 +394,18 @@ class KlomRelease:
 # %% ../../nbs/20_klom.ipynb #8c62b4d3
 def release_klom(root:str|Path, # local copy of KLOM-models
                  forget_set:int, # which oracles: forget_set_<k>
-                 unlearned='original', # margins of your unlearned models (models × [train points, then val points]), or 'original'
+                 # margins of your unlearned models (models × [train points, then val points]), or 'original'
+                 unlearned='original',
                  train_labels=None, val_labels=None, # labels of the points, to turn logits into margins
-                 splits:Sequence[str]=('train', 'val'), # the points evaluated: training and/or validation points, in this order
+                 # the points evaluated: training and/or validation points, in this order
+                 splits:Sequence[str]=('train', 'val'),
                  dataset:str='CIFAR10',
                  n:int|None=None, # models per side (default: all the oracles)
                  forget_indices=None, # default: read from forget_set_indices/
                  **kwargs, # see `klom` (direction, right_edge, ...)
                 )->KlomResult:
-    "KLOM of `unlearned` margins against the released oracles of `forget_set`, grouped into forget / retain / validation."
+    ("KLOM of `unlearned` margins against the released oracles of `forget_set`, "
+     "grouped into forget / retain / validation.")
     rel = KlomRelease(root, dataset)
     for s in splits: check_choice('split', s, ['train', 'val'])
     labels = dict(train=train_labels, val=val_labels)
@@ -363,7 +415,9 @@ def release_klom(root:str|Path, # local copy of KLOM-models
         check_choice('unlearned', unlearned, ['original'])
         unlearned = torch.cat([rel.margins(None, s, labels[s], n) for s in splits], 1)
     unlearned = check_margins(unlearned, 'unlearned')[:n]
-    if unlearned.shape[1] != oracle.shape[1]: raise ConfigError(f"unlearned margins cover {unlearned.shape[1]} points, the release's {'+'.join(splits)} points {oracle.shape[1]}")
+    if unlearned.shape[1] != oracle.shape[1]:
+        raise ConfigError(f"unlearned margins cover {unlearned.shape[1]} points, "
+                          f"the release's {'+'.join(splits)} points {oracle.shape[1]}")
     n_train = parts['train'].shape[1] if 'train' in parts else 0
     groups = {}
     if n_train:

@@ -38,21 +38,26 @@ def nomus(test_accuracy:float, # utility U in [0, 1]
 
 # %% ../../nbs/22_nomus.ipynb #d8a3b865
 SEED_TABLES:Dict[str, Dict[str, tuple]] = {  # setting -> method -> (test accuracy, MIA gap, final score), from seed 004
-    'MUFAC': dict(Original=(.5951, .2136, .5839), Retrained=(.488, .0445, .6995), FineTuning=(.6055, .2129, .5898),
-                  CF3=(.59, .2126, .5824), GradAsc=(.4048, .0485, .6539), UNSIR1=(.5893, .2089, .5857),
-                  UNSIR2=(.5925, .199, .5972), SCRUB=(.5984, .1415, .6577), AdvGradAsc=(.5633, .0953, .6863)),
-    'MUCAC multi-label': dict(Original=(.8852, .0568, .8858), Retrained=(.8135, .0436, .8631), FineTuning=(.9147, .0708, .8865),
-                  CF3=(.9197, .0685, .8913), GradAsc=(.4193, .0356, .674), UNSIR1=(.7087, .0324, .8219),
-                  UNSIR2=(.922, .0705, .8905), SCRUB=(.9073, .0478, .9058), AdvGradAsc=(.7607, .0152, .8651)),
-    'MUCAC male/female': dict(Original=(.9835, .0306, .9611), Retrained=(.9515, .0154, .9603), FineTuning=(.9849, .0281, .9643),
-                  CF3=(.984, .0291, .9629), GradAsc=(.1762, .1289, .4592), UNSIR1=(.9481, .0638, .9102),
-                  UNSIR2=(.9845, .0481, .9441), SCRUB=(.1762, .1329, .4552), AdvGradAsc=(.9147, .0129, .9444)),
-    'MUCAC smiling': dict(Original=(.9467, .0346, .9387), Retrained=(.6518, .0182, .8077), FineTuning=(.9476, .0279, .9459),
-                  CF3=(.9472, .0294, .9442), GradAsc=(.5549, .0366, .7408), UNSIR1=(.8619, .0416, .8893),
-                  UNSIR2=(.9506, .0271, .9482), SCRUB=(.5549, .468, .3094), AdvGradAsc=(.9423, .0354, .9357)),
-    'MUCAC young/old': dict(Original=(.9089, .0456, .9088), Retrained=(.8271, .0234, .8901), FineTuning=(.9147, .0426, .9147),
-                  CF3=(.9118, .0456, .9103), GradAsc=(.1733, .0513, .5353), UNSIR1=(.826, .0229, .8901),
-                  UNSIR2=(.9021, .0493, .9017), SCRUB=(.8929, .0428, .9036), AdvGradAsc=(.5573, .0139, .7647))}
+    'MUFAC': dict(
+        Original=(.5951, .2136, .5839), Retrained=(.488, .0445, .6995), FineTuning=(.6055, .2129, .5898),
+        CF3=(.59, .2126, .5824), GradAsc=(.4048, .0485, .6539), UNSIR1=(.5893, .2089, .5857),
+        UNSIR2=(.5925, .199, .5972), SCRUB=(.5984, .1415, .6577), AdvGradAsc=(.5633, .0953, .6863)),
+    'MUCAC multi-label': dict(
+        Original=(.8852, .0568, .8858), Retrained=(.8135, .0436, .8631), FineTuning=(.9147, .0708, .8865),
+        CF3=(.9197, .0685, .8913), GradAsc=(.4193, .0356, .674), UNSIR1=(.7087, .0324, .8219),
+        UNSIR2=(.922, .0705, .8905), SCRUB=(.9073, .0478, .9058), AdvGradAsc=(.7607, .0152, .8651)),
+    'MUCAC male/female': dict(
+        Original=(.9835, .0306, .9611), Retrained=(.9515, .0154, .9603), FineTuning=(.9849, .0281, .9643),
+        CF3=(.984, .0291, .9629), GradAsc=(.1762, .1289, .4592), UNSIR1=(.9481, .0638, .9102),
+        UNSIR2=(.9845, .0481, .9441), SCRUB=(.1762, .1329, .4552), AdvGradAsc=(.9147, .0129, .9444)),
+    'MUCAC smiling': dict(
+        Original=(.9467, .0346, .9387), Retrained=(.6518, .0182, .8077), FineTuning=(.9476, .0279, .9459),
+        CF3=(.9472, .0294, .9442), GradAsc=(.5549, .0366, .7408), UNSIR1=(.8619, .0416, .8893),
+        UNSIR2=(.9506, .0271, .9482), SCRUB=(.5549, .468, .3094), AdvGradAsc=(.9423, .0354, .9357)),
+    'MUCAC young/old': dict(
+        Original=(.9089, .0456, .9088), Retrained=(.8271, .0234, .8901), FineTuning=(.9147, .0426, .9147),
+        CF3=(.9118, .0456, .9103), GradAsc=(.1733, .0513, .5353), UNSIR1=(.826, .0229, .8901),
+        UNSIR2=(.9021, .0493, .9017), SCRUB=(.8929, .0428, .9036), AdvGradAsc=(.5573, .0139, .7647))}
 
 # %% ../../nbs/22_nomus.ipynb #661a2a1a
 def simple_mia(forget_features:np.ndarray, # per-sample attack features of forget samples (N_F,) or (N_F, d); label 1
@@ -66,14 +71,16 @@ def simple_mia(forget_features:np.ndarray, # per-sample attack features of forge
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import StratifiedShuffleSplit, cross_val_score
     if len(forget_features) == 0 or len(unseen_features) == 0:
-        raise InsufficientSamplesError(f"need forget and unseen samples; got {len(forget_features)} and {len(unseen_features)}")
+        raise InsufficientSamplesError("need forget and unseen samples; "
+                                       f"got {len(forget_features)} and {len(unseen_features)}")
     f, u = (np.asarray(a, float).reshape(len(a), -1) for a in (forget_features, unseen_features))
     if f.shape[1] != u.shape[1]: raise ConfigError(f"forget features have {f.shape[1]} columns, unseen {u.shape[1]}")
     rng = np.random.default_rng(seed)   # the reference shuffles the forget losses and cuts them to the unseen count;
     n = min(len(f), len(u))             # when the forget set is the smaller one, the unseen set is cut instead
     f, u = f[rng.permutation(len(f))][:n], (u if len(u) == n else u[rng.permutation(len(u))][:n])
     X, y = np.concatenate([u, f]), np.r_[np.zeros(len(u)), np.ones(len(f))]
-    if min(len(f), len(u)) < n_splits: raise InsufficientSamplesError(f"{min(len(f), len(u))} samples per class; need >= {n_splits}")
+    if min(len(f), len(u)) < n_splits:
+        raise InsufficientSamplesError(f"{min(len(f), len(u))} samples per class; need >= {n_splits}")
     clf = LogisticRegression() if attack == 'logistic' else HistGradientBoostingClassifier(max_iter=100, random_state=0)
     acc = cross_val_score(clf, X, y, cv=StratifiedShuffleSplit(n_splits=n_splits, random_state=0), scoring='accuracy')
     return dict(mia_accuracy=float(acc.mean()), mia_accuracy_std=float(acc.std()), mia_gap=mia_gap(acc.mean()),
@@ -101,22 +108,26 @@ class UnlearningScore(BaseModel):
         return ('| test acc | MIA accuracy | MIA gap | NoMUS |\n|---|---|---|---|\n'
                 f'| {self.test_accuracy:.4f} | {self.mia_accuracy:.4f} | {self.mia_gap:.4f} | {self.nomus:.4f} |')
 
+# %% ../../nbs/22_nomus.ipynb #b50fec7e
 @torch.no_grad()
 def loader_accuracy(model:torch.nn.Module, loader, multilabel:bool=False, device:str='cpu')->float:
     "Accuracy of `model` over `loader` (for multi-label targets: the mean of the per-label accuracies, logits > 0)."
     model.eval().to(device); hit = n = 0
     for x, y in loader:
         z = model(x.to(device)); y = y.to(device)
-        hit += ((z > 0).long() == y.long()).float().mean(1).sum().item() if multilabel else (z.argmax(1) == y).sum().item()
+        hit += (((z > 0).long() == y.long()).float().mean(1).sum().item() if multilabel else
+                (z.argmax(1) == y).sum().item())
         n += len(y)
     return hit / n
 
+# %% ../../nbs/22_nomus.ipynb #7d331a80
 def score_unlearning(model:torch.nn.Module, # the (unlearned) classifier
                      forget_loader, # forget samples, evaluation transform
                      unseen_loader, # samples of the same population never trained on
                      test_loader, # utility
                      lam:float=0.5, multilabel:bool=False,
-                     features:Literal['loss', 'loss_confidence_entropy']='loss', attack:Literal['logistic', 'gradient_boosting']='logistic',
+                     features:Literal['loss', 'loss_confidence_entropy']='loss',
+                     attack:Literal['logistic', 'gradient_boosting']='logistic',
                      device:str='cpu')->UnlearningScore:
     "Test accuracy, the forget-vs-unseen MIA (raw and gap) and NoMUS of `model`."
     cols = [0] if features == 'loss' else [0, 1, 2]
@@ -144,8 +155,9 @@ def mia_metric(cfg:MiaConfig, outputs:dict[str, Outputs])->MetricResult:
     "The forget-vs-unseen attack on each unlearned model; the headline is the mean gap from chance."
     runs = _attacks(cfg, outputs['unlearned'])
     gap, acc = (np.array([r[k] for r in runs]) for k in ('mia_gap', 'mia_accuracy'))
-    return MetricResult('mia', float(gap.mean()), False, dict(gap=gap, accuracy=acc, forget_loss=runs[0]['forget'][:, 0],
-                        unseen_loss=runs[0]['unseen'][:, 0]), detail=runs)
+    return MetricResult('mia', float(gap.mean()), False,
+                        dict(gap=gap, accuracy=acc, forget_loss=runs[0]['forget'][:, 0],
+                             unseen_loss=runs[0]['unseen'][:, 0]), detail=runs)
 
 # %% ../../nbs/22_nomus.ipynb #b2d3f4a5
 class NomusConfig(MiaConfig):
