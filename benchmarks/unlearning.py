@@ -3,7 +3,7 @@ vectorised ensemble (torch.func.vmap over stacked weights), with the largest wei
 That difference is float32 rounding: the engines sum in different orders, and how much the orders differ depends on the
 CPU's kernels (AVX-512, AVX2, ...), so it is reported, not checked; 03_unlearning checks the engines in float64.
 
-    python benchmarks/unlearning.py                  # CPU, K = 16
+    python benchmarks/unlearning.py                  # CPU, K = 8
     python benchmarks/unlearning.py --device cuda    # on a GPU machine
     python benchmarks/unlearning.py --k 32 --retain 4000
 
@@ -27,7 +27,7 @@ def max_weight_diff(a:list, b:list)->float:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--device', default='cpu'); p.add_argument('--k', type=int, default=16)
+    p.add_argument('--device', default='cpu'); p.add_argument('--k', type=int, default=8)
     p.add_argument('--retain', type=int, default=1000); p.add_argument('--forget', type=int, default=100)
     p.add_argument('--repeats', type=int, default=1); p.add_argument('--methods', default=','.join(unlearning_methods))
     a = p.parse_args()

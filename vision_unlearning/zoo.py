@@ -5,7 +5,8 @@
 # %% ../nbs/02b_zoo.ipynb #a55635bc
 from __future__ import annotations
 import warnings
-import concurrent.futures as cf, multiprocessing as mp, resource, time
+import concurrent.futures as cf, multiprocessing as mp, os, resource, threading, time
+from contextlib import contextmanager
 from typing import Callable, Sequence
 
 import numpy as np
@@ -23,12 +24,12 @@ from .models import (CNNConfig, predict_logits, accuracy, as_inputs, build_model
 from .unlearning import RetrainConfig, train_from_scratch, unlearning_methods
 
 # %% auto #0
-__all__ = ['MODEL_VERSION', 'ModelSpec', 'ModelZoo', 'random_halves', 'random_subsets', 'run_isolated', 'ZooBenchConfig',
-           'size_accuracy_table', 'choose_default', 'engine_table', 'budget_check', 'matmul_gflops', 'step_gflops',
-           'zoo_benchmark']
+__all__ = ['MODEL_VERSION', 'ModelSpec', 'ModelZoo', 'one_thread', 'default_workers', 'random_halves', 'random_subsets',
+           'run_isolated', 'ZooBenchConfig', 'size_accuracy_table', 'choose_default', 'engine_table', 'budget_check',
+           'matmul_gflops', 'step_gflops', 'zoo_benchmark']
 
 # %% ../nbs/02b_zoo.ipynb #30728070
-MODEL_VERSION = '4'   # bump when the nets, `train_from_scratch` or a method change what a spec gives
+MODEL_VERSION = '5'   # bump when the nets, `train_from_scratch` or a method change what a spec gives
 
 class ModelSpec(Config):
     "Everything that determines one model; its fingerprint, `key`, is the model's artifact key."
@@ -58,13 +59,17 @@ class ModelZoo:
                  engine:str='auto', # 'auto', 'loop' or 'vmap', see `run_phases`
                  device:str|None='auto', # see `get_device`
                  chunk_size:int=8, # models made together before they are stored
+                 workers:int|None=None, # processes making chunks in parallel; default `default_workers(device)`
                 ):
         if chunk_size < 1: raise ConfigError(f"chunk_size={chunk_size} must be at least 1")
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+            raise ConfigError(f"workers={workers!r} must be a whole number ≥ 1 (or None for the default)")
         if not isinstance(recipe, RetrainConfig):
             raise ConfigError(f"recipe must be a RetrainConfig, got {type(recipe).__name__}")
         self.model_cfg, self.x, self.y = model_cfg, check_images(x, 'x'), y
         self.recipe = recipe.model_copy(update=dict(seed=0))   # a model's seed is its spec's
         self.store, self.engine, self.device, self.chunk_size = store or get_store(), engine, device, chunk_size
+        self.workers = default_workers(device) if workers is None else workers
         self.data_fp = fingerprint([array_fingerprint(x), array_fingerprint(y)])
 
     def spec(self, subset:np.ndarray, seed:int)->ModelSpec:
@@ -93,8 +98,41 @@ def _chunks(specs:Sequence[ModelSpec], todo:Sequence[int], size:int)->list[list[
 
 def _timed(fn:Callable, args:tuple, kwargs:dict)->tuple[list[dict], float]:
     "`state_dict`s of the models `fn(*args, **kwargs)` returns, and the call's wall seconds (a job's body)."
-    t0 = time.perf_counter(); out = fn(*args, **kwargs)
+    t0 = time.perf_counter()
+    with one_thread(): out = fn(*args, **kwargs)
     return [m.state_dict() for m in out], time.perf_counter() - t0
+
+# %% ../nbs/02b_zoo.ipynb #b1c2d3e5
+_threads = dict(lock=threading.Lock(), depth=0, saved=None)
+
+@contextmanager
+def one_thread():
+    "Run torch on one CPU thread inside the block (re-entrant, and safe when several threads enter it)."
+    with _threads['lock']:
+        if _threads['depth'] == 0: _threads['saved'] = torch.get_num_threads(); torch.set_num_threads(1)
+        _threads['depth'] += 1
+    try: yield
+    finally:
+        with _threads['lock']:
+            _threads['depth'] -= 1
+            if _threads['depth'] == 0: torch.set_num_threads(_threads['saved'])
+
+def default_workers(device:str|None='auto')->int:
+    "Worker processes of a zoo: `$VU_WORKERS` if set, else one per CPU core on the CPU and 1 on an accelerator."
+    if env := os.environ.get('VU_WORKERS'):
+        if not env.isdigit() or int(env) < 1: raise ConfigError(f"VU_WORKERS={env!r} must be a whole number ≥ 1")
+        return int(env)
+    return (len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+            ) if get_device(device).type == 'cpu' else 1
+
+_pools: dict[int, cf.ProcessPoolExecutor] = {}
+
+def _pool(workers:int)->cf.ProcessPoolExecutor:
+    "The pool of `workers` spawned processes that zoos share: started on first use, again if a worker died."
+    if (p := _pools.get(workers)) is None or getattr(p, '_broken', False):
+        p = _pools[workers] = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn'))
+    return p
+
 
 # %% ../nbs/02b_zoo.ipynb #f42413d5
 @patch
@@ -113,12 +151,13 @@ def put_many(self:ModelZoo, specs:Sequence[ModelSpec], states:Sequence[dict], se
 def get_many(self:ModelZoo, specs:Sequence[ModelSpec], # the models wanted
              job:Callable[[list[int]], tuple], # chunk (indices into `specs`) → (fn, args, kwargs) making its models
              desc:str='zoo', # progress-bar label
-             executor=None, # optional: runs chunks as jobs via `executor.submit` (concurrent.futures, submitit)
+             executor=None, # runs chunks as jobs via `executor.submit`; default: the zoo's process pool
             )->list[dict]:
     "Stored items ({state, seconds}) of `specs`; the missing ones made chunk by chunk by `job` and stored as they come."
     items = [self.store.get('model', sp, version=MODEL_VERSION) for sp in specs]
     chunks = _chunks(specs, [i for i, it in enumerate(items) if it is None], self.chunk_size)
     n = sum(map(len, chunks))
+    if executor is None and self.workers > 1 and chunks: executor = _pool(self.workers)
     runs = ((_timed(*job(c)) for c in chunks) if executor is None
             else [executor.submit(_timed, *job(c)) for c in chunks])
     for chunk, run in progress(zip(chunks, runs), desc=f"{desc}: {n} of {len(specs)} to make", total=len(chunks)):
@@ -302,12 +341,12 @@ class ZooBenchConfig(Config):
          ((32, 64), 1.0)),
         description='(widths, epochs) of each candidate')
     recipe: RetrainConfig = Field(_RECIPE, description='how every model is trained; a candidate sets its epochs')
-    repeats: int = Field(2, ge=1, description='timed runs per candidate; the fastest counts')
+    repeats: int = Field(1, ge=1, description='timed runs per candidate; the fastest counts')
     budget_models: int = 64
     budget_seconds: float = 180.0
     margin: float = Field(0.8, gt=0, le=1, description='a candidate must fit in margin × budget: '
                                                        'runs on a shared machine vary by ±30 %')
-    ks: tuple[int, ...] = (1, 8, 32)
+    ks: tuple[int, ...] = (1, 8)
     engines: tuple[str, ...] = ('loop', 'vmap')
     device: str = 'cpu'
 

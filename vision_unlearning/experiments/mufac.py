@@ -4,6 +4,7 @@
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #c48fe239
 from __future__ import annotations
+import concurrent.futures as cf
 from typing import Literal
 
 import numpy as np
@@ -16,7 +17,7 @@ from ..data import load_fashion_mnist, load_font_identities
 from ..models import CNNConfig, as_inputs, load_models
 from ..splits import class_labels, make_split
 from ..unlearning import RetrainConfig
-from ..zoo import MODEL_VERSION
+from ..zoo import MODEL_VERSION, default_workers
 from ..metrics.nomus import SEED_TABLES, score_unlearning
 from ..metrics.registry import Outputs, compute_metric
 from .setting import (ForgetSetSpec, MethodSpec, RoleSeeds, Setting, SettingData,
@@ -178,7 +179,10 @@ def nomus_benchmark(settings=None, # `NomusSetting`s or names in `SETTINGS`; def
                     store:ArtifactStore|None=None)->dict[str, pd.DataFrame]:
     "The tables of every setting (computed once, then read from the artifact store)."
     settings = [SETTINGS[s] if isinstance(s, str) else s for s in (settings or list(SETTINGS))]
-    return {s.name: run_setting(s, store) for s in settings}
+    if default_workers() == 1 or len(settings) == 1: return {s.name: run_setting(s, store) for s in settings}
+    # one model per row: the settings run side by side, so that the zoo's worker processes all have work
+    with cf.ThreadPoolExecutor(len(settings)) as ex:
+        return dict(zip([s.name for s in settings], ex.map(lambda s: run_setting(s, store), settings)))
 
 def stored_result(s:NomusSetting, label:str, store:ArtifactStore|None=None,
                   data:SettingData|None=None, # `setting_data(s)`, if at hand
