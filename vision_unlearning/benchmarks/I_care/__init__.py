@@ -23,7 +23,8 @@ from .result_templates_structure import *   # registers the structure templates
 from .result_templates import _BASE_FIELDS, _attribute_frame
 from . import (_vocab, _files, configuration, utils, interference, metrics, metadata,
                                                  result_templates, result_templates_structure)
-_LAYERS = (_vocab, _files, configuration, utils, interference, metrics, metadata, result_templates, result_templates_structure)
+_LAYERS = (_vocab, _files, configuration, utils, interference, metrics, metadata, result_templates,
+           result_templates_structure)
 
 # %% auto #0
 __all__ = ['icare_explorer']
@@ -35,10 +36,12 @@ def _field_widget(name:str, ann, default, entities:List[str], attributes:List[st
     args = [a for a in get_args(ann) if a is not type(None)]
     lit = lambda t: get_origin(t) is Literal
     st = dict(description=name, style={'description_width': '170px'}, layout={'width': '480px'})
-    if lit(ann): return W.Dropdown(options=get_args(ann), value=default if default in get_args(ann) else get_args(ann)[0], **st)
+    if lit(ann):
+        return W.Dropdown(options=get_args(ann), value=default if default in get_args(ann) else get_args(ann)[0], **st)
     if get_origin(ann) in (list, List) and args and lit(args[0]):
         return W.SelectMultiple(options=get_args(args[0]), value=get_args(args[0])[:2], **st)
-    if name.startswith('entity') and 'index' not in name: return W.Dropdown(options=entities, value=entities[0] if default is None else default, **st)
+    if name.startswith('entity') and 'index' not in name:
+        return W.Dropdown(options=entities, value=entities[0] if default is None else default, **st)
     if name.startswith('attribute') and name != 'attribute_value':
         if name.endswith('_list'): return W.SelectMultiple(options=attributes, value=tuple(attributes[:3]), **st)
         return W.Dropdown(options=attributes, **st)
@@ -50,20 +53,24 @@ def _field_widget(name:str, ann, default, entities:List[str], attributes:List[st
 # %% ../../../nbs/15_icare.ipynb #eccf7e06
 class icare_explorer:
     "Widgets to pick a template and its parameters on an I-CARE asset folder, and show the answer and its figure."
-    def __init__(self, base_folder:str='assets', task:type_task='fonts', template:str='SignificantRelationshipCategorical'):
+    def __init__(self, base_folder:str='assets', task:type_task='fonts',
+                 template:str='SignificantRelationshipCategorical'):
         import ipywidgets as W
         self.base_folder, self.task = base_folder, task
         self.entities = [e['name'] for e in get_metadata_filtered(task, base_folder)]
         self.attributes = list(_attribute_frame(task, base_folder).columns)
         self.w_template = W.Dropdown(options=list(rt_name_to_class), value=template, description='template')
-        self.w_params, self.out, self.btn = W.VBox(), W.Output(), W.Button(description='compute', button_style='primary')
+        self.w_params, self.out, self.btn = (W.VBox(), W.Output(),
+                                             W.Button(description='compute', button_style='primary'))
         self.w_template.observe(lambda _: self._build(), 'value'); self.btn.on_click(lambda _: self._show())
         self._build()
-        self.widget = W.VBox([W.HTML(f'<b>{task}</b> in <code>{os.path.basename(base_folder)}</code>'), self.w_template, self.w_params, self.btn, self.out])
+        self.widget = W.VBox([W.HTML(f'<b>{task}</b> in <code>{os.path.basename(base_folder)}</code>'),
+                              self.w_template, self.w_params, self.btn, self.out])
     def _build(self):
         cls = rt_name_to_class[self.w_template.value]
         skip = set(_BASE_FIELDS) | {'model', 'task', 'metric_key_name'}
-        self.fields = {k: _field_widget(k, f.annotation, f.default if not f.is_required() else None, self.entities, self.attributes)
+        self.fields = {k: _field_widget(k, f.annotation, f.default if not f.is_required() else None,
+                                        self.entities, self.attributes)
                        for k, f in cls.model_fields.items() if k not in skip}
         self.w_params.children = list(self.fields.values())
     def params(self)->Dict[str, Any]:

@@ -90,7 +90,8 @@ def get_interference_per_pair_path(task:type_task, index:int, method:type_unlear
                                    base_folder:str='assets')->str:
     "Path of the per-pair file of the model that unlearned entity `index` of `task` with `method`."
     _check(task, method)
-    return os.path.join(base_folder, 'datasets', f'interferences_caused_by_{task}_{index}_{method}_{int(num_train_epochs)}.json')
+    return os.path.join(base_folder, 'datasets',
+                        f'interferences_caused_by_{task}_{index}_{method}_{int(num_train_epochs)}.json')
 
 def exists_interference_per_pair(task:type_task, index:int, method:type_unlearning_algorithm, num_train_epochs:int,
                                  base_folder:str='assets')->bool:
@@ -104,8 +105,8 @@ def get_interference_per_pair(task:type_task, index:int, method:type_unlearning_
     path = get_interference_per_pair_path(task, index, method, num_train_epochs, base_folder)
     ipp = _read_json(path, what, _per_pair_problem)
     if len(ipp) != max_identities:
-        raise InterferenceFileError(f"interference per pair of {task} index {index} ({method}) has {len(ipp)} receivers; "
-                                    f"expected max_identities={max_identities}")
+        raise InterferenceFileError(f"interference per pair of {task} index {index} ({method}) "
+                                    f"has {len(ipp)} receivers; expected max_identities={max_identities}")
     return ipp
 
 def save_interference_per_pair(interference_per_pair:Dict[str, Dict[str, float]], task:type_task, index:int,
@@ -113,19 +114,22 @@ def save_interference_per_pair(interference_per_pair:Dict[str, Dict[str, float]]
     "Write a per-pair file (atomic)."
     if not isinstance(interference_per_pair, dict) or not interference_per_pair:
         raise ConfigError(f"interference_per_pair must be a non-empty dict, got {type(interference_per_pair).__name__}")
-    _write_json(interference_per_pair, get_interference_per_pair_path(task, index, method, num_train_epochs, base_folder))
+    _write_json(interference_per_pair,
+                get_interference_per_pair_path(task, index, method, num_train_epochs, base_folder))
 
 # %% ../../../nbs/10_metadata.ipynb #b9d28ebb
 def get_interference_per_pair_inverse(task:type_task, index:int, method:type_unlearning_algorithm, num_train_epochs:int,
                                       index_start:int=0, max_identities:int=100, base_folder:str='assets'
                                      )->Dict[str, Dict[str, float]]:
-    "`{emitter: per-pair record of receiver `index`}` over emitters `index_start ... index_start+max_identities-1` that have files."
+    ("`{emitter: per-pair record of receiver `index`}` over emitters "
+     "`index_start ... index_start+max_identities-1` that have files.")
     meta = get_metadata_filtered(task, base_folder)
     target = meta[index]['name']
     out = {}
     for i in range(index_start, min(index_start + max_identities, len(meta))):
         if exists_interference_per_pair(task, i, method, num_train_epochs, base_folder):
-            out[meta[i]['name']] = get_interference_per_pair(task, i, method, num_train_epochs, len(meta), base_folder)[target]
+            out[meta[i]['name']] = get_interference_per_pair(task, i, method, num_train_epochs, len(meta),
+                                                             base_folder)[target]
     return out
 
 # %% ../../../nbs/10_metadata.ipynb #81ce1a0e
@@ -143,10 +147,12 @@ def get_interference_per_entity(task:type_task, max_identities:int=100, base_fol
     path = get_interference_per_entity_path(task, base_folder)
     rows = _read_json(path, f'{task} interference-per-entity', _records_problem)
     if len(rows) != max_identities:
-        raise InterferenceFileError(f"interference per entity of {task} has {len(rows)} entities; expected max_identities={max_identities}")
+        raise InterferenceFileError(f"interference per entity of {task} has {len(rows)} entities; "
+                                    f"expected max_identities={max_identities}")
     return rows
 
-def save_interference_per_entity(task:type_task, metadata_filtered:List[Dict[str, Any]], base_folder:str='assets')->None:
+def save_interference_per_entity(task:type_task, metadata_filtered:List[Dict[str, Any]],
+                                 base_folder:str='assets')->None:
     "Write the per-entity table of `task` (atomic, indent 4); any record of the inputs of a previous table is removed."
     if not metadata_filtered: raise ConfigError("metadata_filtered (the per-entity rows) must be a non-empty list")
     if os.path.exists(prov := _provenance_path(task, base_folder)): os.remove(prov)
@@ -161,12 +167,15 @@ def choose_metric_column_interference_per_entity(unlearning_algorithm:type_unlea
     "The unique column of `metric_cols` holding metric `interference_entity` of `unlearning_algorithm`."
     check_choice('unlearning_algorithm', unlearning_algorithm, METHODS)
     slug = _me_slug(interference_entity)
-    if slug not in me_slugs(): raise ConfigError(f"interference_entity={interference_entity!r} is not allowed; choose one of {domain_me}")
-    hits = [c for c in metric_cols if (p := parse_per_entity_column(c)) and p.method == unlearning_algorithm and p.slug == slug]
+    if slug not in me_slugs():
+        raise ConfigError(f"interference_entity={interference_entity!r} is not allowed; choose one of {domain_me}")
+    hits = [c for c in metric_cols
+            if (p := parse_per_entity_column(c)) and p.method == unlearning_algorithm and p.slug == slug]
     if len(hits) != 1:
         cands = [c for c in metric_cols if c.startswith(f'metric_{unlearning_algorithm}_')]
         raise MetricColumnError(f"{len(hits)} columns match {unlearning_algorithm!r} / {interference_entity!r} "
-                                f"(matches: {hits}); columns of {unlearning_algorithm!r}: {cands[:8]}{'...' if len(cands) > 8 else ''}")
+                                f"(matches: {hits}); columns of {unlearning_algorithm!r}: "
+                                f"{cands[:8]}{'...' if len(cands) > 8 else ''}")
     return hits[0]
 
 # %% ../../../nbs/10_metadata.ipynb #5b0d7c31
@@ -289,7 +298,8 @@ def get_generated_dataset_file(lora_state:Literal['on', 'off'], seed:int, prompt
 
 def get_generated_dataset_folder(task:type_task, base_folder:str='assets', target:str|None=None,
                                  method:type_unlearning_algorithm|None=None, num_train_epochs:int|None=None)->str:
-    "Folder of the images of the model that unlearned `target` (raw name), or of the baseline model if `target` is None."
+    ("Folder of the images of the model that unlearned `target` (raw name), "
+     "or of the baseline model if `target` is None.")
     if target is None: _check(task); return os.path.join(base_folder, 'datasets', f'generated_{task}_baseline')
     pre = get_target_overwrite(task, method, target)[0]
     return os.path.join(base_folder, 'datasets', f'generated_{task}_{pre}_{method}_{int(num_train_epochs):03d}')

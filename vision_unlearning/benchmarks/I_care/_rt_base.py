@@ -35,7 +35,8 @@ def correlation_tests(x:Sequence[float], y:Sequence[float], min_samples:int=3)->
     "Pearson and Spearman statistics and p-values of paired samples, NaN pairs dropped."
     x, y = np.asarray(x, float), np.asarray(y, float)
     ok = ~(np.isnan(x) | np.isnan(y))
-    if ok.sum() < min_samples: raise InsufficientSamplesError(f"{int(ok.sum())} complete pairs; need at least {min_samples}")
+    if ok.sum() < min_samples:
+        raise InsufficientSamplesError(f"{int(ok.sum())} complete pairs; need at least {min_samples}")
     x, y = x[ok], y[ok]
     if x.std() == 0 or y.std() == 0: raise InsufficientSamplesError("a variable is constant; correlation is undefined")
     p, s = stats.pearsonr(x, y), stats.spearmanr(x, y)
@@ -43,19 +44,23 @@ def correlation_tests(x:Sequence[float], y:Sequence[float], min_samples:int=3)->
                 spearman_statistic=float(s.statistic), spearman_pvalue=float(s.pvalue))
 
 def group_tests(groups:Dict[Any, Sequence[float]], min_samples_per_category:int=5)->Dict[str, Any]:
-    "One-way ANOVA and Kruskal-Wallis across groups (NaN dropped); groups under `min_samples_per_category` are left out."
+    ("One-way ANOVA and Kruskal-Wallis across groups (NaN dropped); "
+     "groups under `min_samples_per_category` are left out.")
     g = {k: np.asarray(v, float)[~np.isnan(np.asarray(v, float))] for k, v in groups.items()}
     kept = {str(k): v for k, v in g.items() if len(v) >= min_samples_per_category}
     if len(kept) < 2:
         raise InsufficientSamplesError(f"need 2 categories with >= {min_samples_per_category} samples; sizes are "
                                        f"{ {str(k): len(v) for k, v in g.items()} }")
     a, k = stats.f_oneway(*kept.values()), stats.kruskal(*kept.values())
-    return dict(n_samples=int(sum(map(len, kept.values()))), anova_statistic=float(a.statistic), anova_pvalue=float(a.pvalue),
+    return dict(n_samples=int(sum(map(len, kept.values()))),
+                anova_statistic=float(a.statistic), anova_pvalue=float(a.pvalue),
                 kruskal_statistic=float(k.statistic), kruskal_pvalue=float(k.pvalue),
-                group_means={c: float(v.mean()) for c, v in kept.items()}, group_sizes={c: len(v) for c, v in kept.items()},
+                group_means={c: float(v.mean()) for c, v in kept.items()},
+                group_sizes={c: len(v) for c, v in kept.items()},
                 dropped_categories=sorted(str(c) for c in g if str(c) not in kept))
 
-def mantel_test(A:np.ndarray, B:np.ndarray, permutations:int=999, seed:int=0, exclude_diagonal:bool=True)->Dict[str, float]:
+def mantel_test(A:np.ndarray, B:np.ndarray, permutations:int=999, seed:int=0,
+                exclude_diagonal:bool=True)->Dict[str, float]:
     "Pearson r between the cells of two square matrices and its Mantel p-value (rows and columns permuted together)."
     n = len(A)
     mask = ~np.eye(n, dtype=bool) if exclude_diagonal else np.ones((n, n), bool)
@@ -67,7 +72,8 @@ def mantel_test(A:np.ndarray, B:np.ndarray, permutations:int=999, seed:int=0, ex
         return np.corrcoef(x, y)[0, 1]
     r0 = r(np.arange(n))
     null = np.array([r(rng.permutation(n)) for _ in range(permutations)])
-    return dict(mantel_statistic=float(r0), mantel_pvalue=float((1 + (np.abs(null) >= abs(r0)).sum()) / (1 + permutations)))
+    return dict(mantel_statistic=float(r0),
+                mantel_pvalue=float((1 + (np.abs(null) >= abs(r0)).sum()) / (1 + permutations)))
 
 # %% ../../../nbs/14a_template_base.ipynb #44e289aa
 _MEMO:contextvars.ContextVar = contextvars.ContextVar('icare_one_reading', default=None)
@@ -128,14 +134,16 @@ def similarity_inputs(task:type_task, similarity_metric:type_s, base_folder:str=
     return [_similarity_file(task, similarity_metric)]
 
 def similarity_matrix(task:type_task, similarity_metric:type_s, base_folder:str='assets')->pd.DataFrame:
-    "Entity x entity similarity: `jacc` from attributes, `dino`/`embedding` from baseline embeddings, others from `results/SimilarityMatrix`."
+    ("Entity x entity similarity: `jacc` from attributes, `dino`/`embedding` from baseline embeddings, "
+     "others from `results/SimilarityMatrix`.")
     if similarity_metric == 'jacc': return jacc_similarity_matrix(get_metadata_filtered(task, base_folder))
     if similarity_metric in ('dino', 'embedding'):
         E = baseline_embeddings(task, base_folder)
         return pd.DataFrame(E.values @ E.values.T, index=pd.Index(E.index, name='emitter'), columns=E.index)
     path = os.path.join(base_folder, _similarity_file(task, similarity_metric))
     if not os.path.exists(path):
-        raise DataNotFoundError(f"similarity {similarity_metric!r} cannot be computed offline; expected a precomputed matrix at {path!r}")
+        raise DataNotFoundError(f"similarity {similarity_metric!r} cannot be computed offline; "
+                                f"expected a precomputed matrix at {path!r}")
     records = _read_json(path, f'{similarity_metric} similarity', _result_problem)['result']
     return pd.DataFrame(records).set_index('emitter')
 
@@ -151,7 +159,8 @@ class RTResult(BaseModel):
     def __getitem__(self, k): return getattr(self, k)  # the seed's templates returned {'metadata', 'result'} dicts
     def __repr__(self):
         r = self.result if isinstance(self.result, dict) else self.metadata.get('summary', {})
-        return f"RTResult({self.metadata.get('RT')}: {', '.join(f'{k}={v!r}' for k, v in r.items() if isinstance(v, (int, float, str, bool)))})"
+        return (f"RTResult({self.metadata.get('RT')}: "
+                f"{', '.join(f'{k}={v!r}' for k, v in r.items() if isinstance(v, (int, float, str, bool)))})")
     def figure(self)->plt.Figure: return self.template.plot(self)
     @property
     def significant(self)->bool|None: return self.result.get('significant') if isinstance(self.result, dict) else None
@@ -171,7 +180,8 @@ def _result_problem(d:Any)->str|None:
     return None
 
 def _stem(rt:'ResultTemplate', parts:Sequence[Any], fields:Sequence[str])->str:
-    "Published stem `parts` joined by '_', then `name=value` for each parameter outside `fields` that is not at its default."
+    ("Published stem `parts` joined by '_', "
+     "then `name=value` for each parameter outside `fields` that is not at its default.")
     extra = [f'{k}={getattr(rt, k)}' for k, f in type(rt).model_fields.items()
              if k not in fields and k not in _BASE_FIELDS and getattr(rt, k) != f.default]
     return '_'.join([*map(str, parts), *extra])
@@ -187,12 +197,15 @@ class ResultTemplate(BaseModel):
 
     @classmethod
     def short_name(cls)->str: return cls.__name__.removeprefix('ResultTemplate')
-    def params(self)->Dict[str, Any]: return {k: v for k, v in self.model_dump(mode='json').items() if k not in _BASE_FIELDS}
+    def params(self)->Dict[str, Any]:
+        return {k: v for k, v in self.model_dump(mode='json').items() if k not in _BASE_FIELDS}
     def _serialize_parameters(self)->str:
         "File stem: the parameter values joined by '_' (slugified), hashed when too long."
-        s = '_'.join(_me_slug(str(v)) if not isinstance(v, list) else ','.join(map(str, v)) for v in self.params().values() if v is not None)
+        s = '_'.join(_me_slug(str(v)) if not isinstance(v, list) else ','.join(map(str, v))
+                     for v in self.params().values() if v is not None)
         return s if len(s) <= 150 else f"{s[:100]}_{hashlib.sha256(s.encode()).hexdigest()[:16]}"
-    def path(self)->str: return os.path.join(self.base_folder, 'results', self.short_name(), f'{self._serialize_parameters()}.json')
+    def path(self)->str:
+        return os.path.join(self.base_folder, 'results', self.short_name(), f'{self._serialize_parameters()}.json')
     def _inputs(self)->List[str]:
         return [metadata_file(self.task)] + per_entity_inputs(self.task, self.base_folder, self.recompute_if_exists)
     def inputs(self)->List[str]:
@@ -208,7 +221,8 @@ class ResultTemplate(BaseModel):
 # %% ../../../nbs/14a_template_base.ipynb #ddf48925
 @patch_to(ResultTemplate)
 def compute(self)->RTResult:
-    "The template's answer, computed once per parameters and inputs through the artifact store; saved if `save_outputs`."
+    ("The template's answer, computed once per parameters and inputs through the artifact store; "
+     "saved if `save_outputs`.")
     with one_reading():
         fp = self.inputs_fingerprint()
         meta = dict(RT=type(self).__name__, **self.params(), **self._metadata(), inputs_fingerprint=fp)

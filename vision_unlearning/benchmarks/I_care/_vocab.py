@@ -58,7 +58,8 @@ ME_STATS:Dict[str, tuple] = {  # statistic -> per-pair metrics it is defined for
     'number_of_interfered_worse_than_target': ('brisque_diff', 'clip_diff', 'rmse', 'ssim', 'dino_diff'),
     'number_of_interfered_worse_than_zero': ('clip_diff',),
     'average': ('brisque_diff', 'clip_diff', 'rmse', 'ssim', 'dino_diff')}
-SESSION_ME:Dict[str, str] = {'embedding_specificity_ratio': '↑', 'forget_clip_diff': '↓', 'retain_average_clip_diff': '↑'}
+SESSION_ME:Dict[str, str] = {'embedding_specificity_ratio': '↑', 'forget_clip_diff': '↓',
+                             'retain_average_clip_diff': '↑'}
 
 def _me_slug(me:str)->str: return me.lower().replace(' ', '_')
 def _me_label(slug:str)->str: return slug.replace('_', ' ').capitalize()
@@ -107,7 +108,8 @@ GUI_TO_BACKEND:Dict[str, Dict[str, str]] = {
     'unlearning_algorithm': dict(zip(domain_unlearning_algorithm, ('distil', 'munba', 'uce'))) | {'SPARE': 'distil'},
     'task': {t: t.lower() for t in domain_task},
     'model': {'Stable Diffusion 1.4': 'sd1.4'},
-    'interference_pair': dict(zip(domain_mp, ('clip_diff', 'brisque_diff', 'rmse', 'ssim'))) | {'Delta Dino': 'dino_diff'},
+    'interference_pair': (dict(zip(domain_mp, ('clip_diff', 'brisque_diff', 'rmse', 'ssim')))
+                          | {'Delta Dino': 'dino_diff'}),
     'similarity_metric': dict(zip(domain_s, ('clip', 'jacc'))),
     'latent_embedding': dict(zip(domain_l, ('clip_embedding',)))}
 
@@ -127,7 +129,8 @@ unlearning_algorithm_to_epochs:Dict[str, Dict[str, int]] = {
 def default_epochs(task:str, method:str)->int:
     "The fixed number of unlearning epochs of `method` on `task`, from `unlearning_algorithm_to_epochs`."
     if (e := unlearning_algorithm_to_epochs.get(task, {}).get(method)) is None:
-        raise ConfigError(f"no epochs known for {task}/{method} (pass num_train_epochs); tasks with epochs: {sorted(unlearning_algorithm_to_epochs)}")
+        raise ConfigError(f"no epochs known for {task}/{method} (pass num_train_epochs); "
+                          f"tasks with epochs: {sorted(unlearning_algorithm_to_epochs)}")
     return e
 
 NON_ATTRIBUTE_KEYS = ('name', 'dataset_n_original', 'name_pantheon', 'index', 'file')

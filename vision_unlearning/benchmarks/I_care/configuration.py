@@ -17,13 +17,15 @@ __all__ = ['domain_entity', 'domain_attribute']
 
 # %% ../../../nbs/10b_domains.ipynb #b0225b4c
 _PUBLISHED_ATTRIBUTES = {
-    'people': ['birthyear', 'gender', 'occupation', 'bplace_country', 'hpi', 'race', 'occupation_simplified', 'hpi_bin'],
+    'people': ['birthyear', 'gender', 'occupation', 'bplace_country', 'hpi', 'race', 'occupation_simplified',
+               'hpi_bin'],
     'breeds': ['group', 'section', 'country', 'temperament', 'popularity', 'min_height', 'max_height', 'group_akc',
                'grooming_frequency_value', 'Affection Rating', 'grooming_frequency_category_binary'],
     'scenes': ['sailing/ boating', 'open area', 'natural']}
 
 class _EntityDomain(Mapping):
-    "GUI task -> entity names or attribute columns, read lazily from `{base_folder}/metadata_{task}_2_enriched_filtered.json`."
+    ("GUI task -> entity names or attribute columns, read lazily from "
+     "`{base_folder}/metadata_{task}_2_enriched_filtered.json`.")
     def __init__(self, what:str, base_folder:str='assets'): self.what, self.base_folder = what, base_folder
     def __iter__(self): return iter(domain_task)
     def __len__(self): return len(domain_task)

@@ -31,7 +31,8 @@ __all__ = ['InterferenceTensor', 'load_interference_tensor', 'jacc_metric_score'
 # %% ../../../nbs/12_interference_per_pair.ipynb #59fbf4f2
 @dataclass
 class InterferenceTensor:
-    "Per-pair interference of one (task, method, epochs): `values[i, j, k]` = metric `k` of receiver `j` when `i` was unlearned."
+    ("Per-pair interference of one (task, method, epochs): "
+     "`values[i, j, k]` = metric `k` of receiver `j` when `i` was unlearned.")
     task:str
     method:str
     epochs:int
@@ -43,10 +44,11 @@ class InterferenceTensor:
     def has_emitter(self)->np.ndarray: return ~np.isnan(self.values).all(axis=(1, 2))
     def matrix(self, mp:str)->pd.DataFrame:
         "Emitter x receiver DataFrame of per-pair metric `mp`."
-        return pd.DataFrame(self.values[:, :, self.metrics.index(check_mp(mp))], index=pd.Index(self.entities, name='emitter'),
-                            columns=self.entities)
-    def __repr__(self): return (f"InterferenceTensor({self.task}/{self.method}/{self.epochs}: {len(self.entities)} entities, "
-                                f"{int(self.has_emitter.sum())} emitters, metrics {self.metrics})")
+        return pd.DataFrame(self.values[:, :, self.metrics.index(check_mp(mp))],
+                            index=pd.Index(self.entities, name='emitter'), columns=self.entities)
+    def __repr__(self):
+        return (f"InterferenceTensor({self.task}/{self.method}/{self.epochs}: {len(self.entities)} entities, "
+                f"{int(self.has_emitter.sum())} emitters, metrics {self.metrics})")
 
 def load_interference_tensor(task:type_task, method:type_unlearning_algorithm, num_train_epochs:int|None=None,
                              base_folder:str='assets')->InterferenceTensor:
@@ -58,9 +60,11 @@ def load_interference_tensor(task:type_task, method:type_unlearning_algorithm, n
     for i in range(len(names)):
         if not exists_interference_per_pair(task, i, method, epochs, base_folder): continue
         ipp = get_interference_per_pair(task, i, method, epochs, len(names), base_folder)
-        if list(ipp) != names: raise InterferenceFileError(f"receivers of {task} index {i} ({method}) are not in metadata order")
+        if list(ipp) != names:
+            raise InterferenceFileError(f"receivers of {task} index {i} ({method}) are not in metadata order")
         vals[i] = [[rec.get(m, np.nan) for m in MP_METRICS] for rec in ipp.values()]
-    if np.isnan(vals).all(): raise DataNotFoundError(f"no per-pair files for {task}/{method}/{epochs} under {base_folder!r}")
+    if np.isnan(vals).all():
+        raise DataNotFoundError(f"no per-pair files for {task}/{method}/{epochs} under {base_folder!r}")
     return InterferenceTensor(task, method, int(epochs), names, MP_METRICS, vals)
 
 # %% ../../../nbs/12_interference_per_pair.ipynb #6ca34f13
@@ -69,7 +73,8 @@ def _attribute_keys(row:Dict[str, Any], entity_col:str)->List[str]:
 
 def _jacc_term(v1, v2)->float|None:
     "Contribution of one attribute, or None when the seed's rules ignore it."
-    if v1 is None or v2 is None or type(v1) != type(v2) or (isinstance(v1, float) and (np.isnan(v1) or np.isnan(v2))): return None
+    if v1 is None or v2 is None or type(v1) != type(v2) or (isinstance(v1, float) and (np.isnan(v1) or np.isnan(v2))):
+        return None
     if isinstance(v1, (str, bool, np.bool_)): return float(v1 == v2)
     if isinstance(v1, (int, float)):
         if 0 <= v1 <= 1 and 0 <= v2 <= 1: return 1 - abs(v1 - v2)
@@ -80,7 +85,8 @@ def jacc_metric_score(entity_1:str, entity_2:str, metadata_filtered:List[Dict[st
     "Jaccard similarity between two entities, based on their attributes."
     rows = {r[entity_col]: r for r in metadata_filtered}
     for e in (entity_1, entity_2):
-        if e not in rows: raise ConfigError(f"entity {e!r} is not in metadata_filtered ({len(rows)} entities, column {entity_col!r})")
+        if e not in rows:
+            raise ConfigError(f"entity {e!r} is not in metadata_filtered ({len(rows)} entities, column {entity_col!r})")
     r1, r2 = rows[entity_1], rows[entity_2]
     terms = [t for k in _attribute_keys(r1, entity_col) if (t := _jacc_term(r1.get(k), r2.get(k))) is not None]
     if not terms: raise InsufficientSamplesError(f"no attribute of {entity_1!r} and {entity_2!r} can be compared")
@@ -94,7 +100,8 @@ def _attribute_terms(values:list)->tuple[np.ndarray, np.ndarray]:
     is_str = np.array([isinstance(v, (str, bool, np.bool_)) for v in values])
     num = np.array([float(v) if isinstance(v, (int, float)) and not isinstance(v, (bool, np.bool_)) and v is not None
                     else np.nan for v in values])
-    codes = pd.factorize(pd.Series([v if isinstance(v, (str, bool, np.bool_)) else None for v in values], dtype=object))[0]
+    codes = pd.factorize(pd.Series([v if isinstance(v, (str, bool, np.bool_)) else None for v in values],
+                                   dtype=object))[0]
     eq = (codes[:, None] == codes[None, :]) & (codes[:, None] >= 0)
     lo, hi = (num >= 0) & (num <= 1), (num > 1) & (num <= 100)
     d = np.abs(num[:, None] - num[None, :])
@@ -142,9 +149,12 @@ def interference_per_pair_from_images(task:type_task, index:int, method:type_unl
     out = {}
     for e in progress(meta, desc=f'pairs of {meta[index]["name"]}'):
         prompt = get_prompt(task, e['name'])
-        pairs = [(find_generated_image(off_dir, 'off', s, prompt), find_generated_image(on_dir, 'on', s, prompt)) for s in seeds]
+        pairs = [(find_generated_image(off_dir, 'off', s, prompt), find_generated_image(on_dir, 'on', s, prompt))
+                 for s in seeds]
         pairs = [(a, b) for a, b in pairs if a and b]
-        if not pairs: raise DataNotFoundError(f"no off/on image pair for {prompt!r} in {off_dir!r} / {on_dir!r} (seeds {list(seeds)})")
+        if not pairs:
+            raise DataNotFoundError(f"no off/on image pair for {prompt!r} in {off_dir!r} / {on_dir!r} "
+                                    f"(seeds {list(seeds)})")
         recs = [_pair_metrics(a, b, embed_image_fn, clip_fn, quality_fn, prompt) for a, b in pairs]
         out[e['name']] = {k: float(np.mean([r.get(k, np.nan) for r in recs])) for k in MP_METRICS}
     if save: save_interference_per_pair(out, task, index, method, num_train_epochs, base_folder)
@@ -155,7 +165,8 @@ class TestbedConfig(Config):
     "A synthetic I-CARE asset folder with planted interference."
     __test__:ClassVar[bool] = False  # not a pytest test class
     task:type_task = 'fonts'
-    entities:str = Field('fonts', pattern='^(fonts|synthetic)$', description="real font identities or synthetic entities")
+    entities:str = Field('fonts', pattern='^(fonts|synthetic)$',
+                         description="real font identities or synthetic entities")
     n_entities:int = Field(100, ge=4, le=283)
     methods:tuple[type_unlearning_algorithm, ...] = ('distil', 'munba', 'uce')
     method_strength:Dict[str, float] = {'distil': 1.0, 'munba': 0.7, 'uce': 0.45}  # s_u
@@ -180,11 +191,13 @@ def _font_entities(n:int, seed:int)->List[Dict[str, Any]]:
 
 def _synthetic_entities(n:int, seed:int)->List[Dict[str, Any]]:
     rng = np.random.default_rng(seed)
-    return [dict(name=f'entity_{i:03d}', design=str(rng.choice(['serif', 'sans', 'mono', 'script'])), monospace=bool(rng.random() < .3),
-                 weight=int(rng.integers(20, 100)), boldness=round(float(rng.random()), 4)) for i in range(n)]
+    return [dict(name=f'entity_{i:03d}', design=str(rng.choice(['serif', 'sans', 'mono', 'script'])),
+                 monospace=bool(rng.random() < .3), weight=int(rng.integers(20, 100)),
+                 boldness=round(float(rng.random()), 4)) for i in range(n)]
 
 def _check_attribute(meta:List[Dict[str, Any]], a:str, what:str)->str:
-    if a not in meta[0]: raise ConfigError(f"{what} names attribute {a!r}; the entities have {_attribute_keys(meta[0], 'name')}")
+    if a not in meta[0]:
+        raise ConfigError(f"{what} names attribute {a!r}; the entities have {_attribute_keys(meta[0], 'name')}")
     return a
 
 def _attribute_z(meta:List[Dict[str, Any]], spec:str)->np.ndarray:
@@ -193,7 +206,8 @@ def _attribute_z(meta:List[Dict[str, Any]], spec:str)->np.ndarray:
     if '=' in spec:
         a, v = spec.split('='); return np.array([str(r.get(a)) == v for r in meta], float)
     x = np.array([r.get(spec) for r in meta], float)
-    if np.isnan(x).any() or x.std() == 0: raise ConfigError(f"emitter effect {spec!r} needs a numeric, non-constant attribute")
+    if np.isnan(x).any() or x.std() == 0:
+        raise ConfigError(f"emitter effect {spec!r} needs a numeric, non-constant attribute")
     return (x - x.mean()) / x.std()
 
 # %% ../../../nbs/12_interference_per_pair.ipynb #2affc35c
@@ -218,7 +232,8 @@ def _metrics_from_latent(L:np.ndarray, noise:float, rng:np.random.Generator)->Di
 
 # %% ../../../nbs/12_interference_per_pair.ipynb #2ecf8856
 def _render_entity(row:Dict[str, Any], size:int=48)->np.ndarray:
-    "A 'generated image' of an entity: its font rendering 'Ag', or a seeded pattern for synthetic entities (H x W, [0,1])."
+    ("A 'generated image' of an entity: its font rendering 'Ag', "
+     "or a seeded pattern for synthetic entities (H x W, [0,1]).")
     if 'file' in row:
         g = render_glyphs(row['file'], chars='Ag', size=size).float().numpy()[:, 0] / 255
         return np.concatenate(list(g), axis=1)
@@ -239,16 +254,19 @@ def _write_baseline_images(folder:str, task:str, meta, renders, cfg:TestbedConfi
     "The original model's images: each entity's render, once per seed."
     off_dir = get_generated_dataset_folder(task, folder)
     for r, img in zip(meta, renders):
-        for s in cfg.image_seeds: _save_png(img, os.path.join(off_dir, get_generated_dataset_file('off', s, get_prompt(task, r['name']))))
+        for s in cfg.image_seeds:
+            _save_png(img, os.path.join(off_dir, get_generated_dataset_file('off', s, get_prompt(task, r['name']))))
 
-def _write_images(folder:str, task:str, meta, renders, L:np.ndarray, method:str, epochs:int, cfg:TestbedConfig, emitters)->None:
+def _write_images(folder:str, task:str, meta, renders, L:np.ndarray, method:str, epochs:int, cfg:TestbedConfig,
+                  emitters)->None:
     "The unlearned models' images: every render degraded by the emitter's planted strength."
     rng = np.random.default_rng([cfg.seed, 7, METHODS.index(method)])
     for i in emitters:
         on_dir = get_generated_dataset_folder(task, folder, meta[i]['name'], method, epochs)
         for j, (r, img) in enumerate(zip(meta, renders)):
             for s in cfg.image_seeds:
-                _save_png(_degrade(img, L[i, j], rng), os.path.join(on_dir, get_generated_dataset_file('on', s, get_prompt(task, r['name']))))
+                _save_png(_degrade(img, L[i, j], rng),
+                          os.path.join(on_dir, get_generated_dataset_file('on', s, get_prompt(task, r['name']))))
 
 def _embedding_space(meta, cfg:TestbedConfig)->tuple[np.ndarray, np.ndarray]:
     "(original embeddings built from the attributes, n x 384; the overwrite concept's direction)."
@@ -263,13 +281,15 @@ def _save_testbed_embeddings(path:str, task:str, meta, E:np.ndarray, cfg:Testbed
                  embedding=[round(float(v), 5) for v in e]) for r, e in zip(meta, E) for s in cfg.image_seeds]
     save_embeddings(path, recs, dict(task=task, embedding_model='testbed', embedding_dim=E.shape[1]) | md)
 
-def _write_embeddings(folder:str, task:str, meta, space, L:np.ndarray, method:str, epochs:int, cfg:TestbedConfig, emitters)->None:
+def _write_embeddings(folder:str, task:str, meta, space, L:np.ndarray, method:str, epochs:int, cfg:TestbedConfig,
+                      emitters)->None:
     "Per-emitter embeddings: the original ones shifted towards the overwrite concept by the planted strength L."
     base, overwrite = space
     for i in emitters:
         E = base + np.clip(L[i], 0, None)[:, None] * (overwrite - base) / 2
         _save_testbed_embeddings(get_embeddings_path(task, folder, meta[i]['name'], method, epochs), task, meta, E, cfg,
-                                 method=method, num_train_epochs=epochs, forgotten_entity=meta[i]['name'], lora_state='on')
+                                 method=method, num_train_epochs=epochs, forgotten_entity=meta[i]['name'],
+                                 lora_state='on')
 
 # %% ../../../nbs/12_interference_per_pair.ipynb #8943554c
 def write_testbed_sources(folder:str, # asset folder to write (created)

@@ -13,7 +13,8 @@ from ... import __version__
 from ...core import ArtifactStore, atomic_write, get_store
 from ._vocab import *
 from ._files import *
-from ._files import (_provenance_path, _read_json, _records_problem, _uses_local_table, _write_json)
+from ._files import (_provenance_path, _read_json, _records_problem,
+                                                        _uses_local_table, _write_json)
 from .utils import _fetch_remote
 from .interference import TestbedConfig, write_testbed_sources
 from .metrics import compute_interference_per_entity
@@ -69,7 +70,8 @@ def write_testbed(folder:str, # asset folder to write (created)
                  )->str:
     "Write a complete I-CARE asset folder with planted interference, its per-entity table included; returns `folder`."
     write_testbed_sources(folder, cfg)
-    InterferencePerEntity(task=cfg.task, base_folder=folder, remote_repository_name=None, recompute_if_exists=True).compute()
+    InterferencePerEntity(task=cfg.task, base_folder=folder, remote_repository_name=None,
+                          recompute_if_exists=True).compute()
     return folder
 
 def testbed(cfg:TestbedConfig=TestbedConfig(), store:ArtifactStore|None=None)->str:

@@ -26,7 +26,9 @@ def _values(interference_per_pair:dict, metric:str)->Tuple[List[str], np.ndarray
     if not interference_per_pair: raise InsufficientSamplesError("interference_per_pair is empty")
     names = list(interference_per_pair)
     try: v = np.array([interference_per_pair[k][metric] for k in names], float)
-    except KeyError: raise ConfigError(f"metric {metric!r} missing; records have {sorted(next(iter(interference_per_pair.values())))}") from None
+    except KeyError:
+        raise ConfigError(f"metric {metric!r} missing; "
+                          f"records have {sorted(next(iter(interference_per_pair.values())))}") from None
     if np.isnan(v).all(): raise InsufficientSamplesError(f"every value of {metric!r} is NaN")
     return names, v
 
@@ -47,14 +49,16 @@ def is_worst_interfered_target(interference_per_pair:dict, metric:str, is_worst_
     return find_worst_interfered(interference_per_pair, metric, is_worst_biggest)[0] == target
 
 # %% ../../../nbs/13_interference_per_entity.ipynb #240031a8
-def number_of_interfered_worse_than_target(interference_per_pair:dict, metric:str, is_worst_biggest:bool, target:str)->int:
+def number_of_interfered_worse_than_target(interference_per_pair:dict, metric:str, is_worst_biggest:bool,
+                                           target:str)->int:
     "Number of receivers other than `target` strictly worse than `target`'s own value."
     names, v = _values(interference_per_pair, metric)
     if target not in interference_per_pair: raise ConfigError(f"target {target!r} is not a receiver of this record")
     t = v[names.index(target)]
     return int(sum(_worse(x, t, is_worst_biggest) for n, x in zip(names, v) if n != target))
 
-def number_of_interfered_worse_than_threshold(interference_per_pair:dict, metric:str, is_worst_biggest:bool, threshold:float)->int:
+def number_of_interfered_worse_than_threshold(interference_per_pair:dict, metric:str, is_worst_biggest:bool,
+                                              threshold:float)->int:
     "Number of receivers strictly worse than `threshold`."
     return int(_worse(_values(interference_per_pair, metric)[1], threshold, is_worst_biggest).sum())
 
@@ -80,14 +84,16 @@ def _view_stats(V:np.ndarray, bigger_worse:bool, zero:bool)->Dict[str, np.ndarra
     return out
 
 def per_entity_metrics(t:InterferenceTensor)->pd.DataFrame:
-    "The per-entity statistics of one (task, method, epochs) as a DataFrame indexed by entity, columns named as in the files."
+    ("The per-entity statistics of one (task, method, epochs) as a DataFrame indexed by entity, "
+     "columns named as in the files.")
     cols = {}
     for k, mp in enumerate(t.metrics):
         V, big = t.values[:, :, k], is_worst_biggest(mp)
         em = _view_stats(V, big, mp == 'clip_diff')
         rc = _view_stats(np.where(t.has_emitter[:, None], V, np.nan).T, big, mp == 'clip_diff')
         for stat in em:
-            for view, val in (('emitter', em[stat]), ('receiver', rc[stat]), ('emitter_minus_receiver', em[stat] - rc[stat])):
+            for view, val in (('emitter', em[stat]), ('receiver', rc[stat]),
+                              ('emitter_minus_receiver', em[stat] - rc[stat])):
                 cols[PerEntityColumn(t.method, t.epochs, f'{view}_{stat}_{mp}').name] = val
     clip = t.values[:, :, t.metrics.index('clip_diff')]
     off = np.where(np.eye(len(clip), dtype=bool), np.nan, clip)
@@ -100,7 +106,8 @@ def per_entity_metrics(t:InterferenceTensor)->pd.DataFrame:
 # %% ../../../nbs/13_interference_per_entity.ipynb #6d291bd3
 def _mean_unit_embeddings(records:List[Dict[str, Any]])->Dict[str, np.ndarray]:
     out = {}
-    for r in records: out.setdefault(r['prompt'], []).append(np.asarray(r['embedding']) / np.linalg.norm(r['embedding']))
+    for r in records:
+        out.setdefault(r['prompt'], []).append(np.asarray(r['embedding']) / np.linalg.norm(r['embedding']))
     return {p: (m := np.mean(v, 0)) / np.linalg.norm(m) for p, v in out.items()}
 
 def unit_embeddings(path:str, # an I-CARE embeddings file
@@ -110,15 +117,19 @@ def unit_embeddings(path:str, # an I-CARE embeddings file
     md, recs = load_embeddings(path)
     emb = _mean_unit_embeddings(recs)
     if names is None: return md, emb
-    if missing := [n for n in names if get_prompt(task, n) not in emb]: raise DataNotFoundError(f"{path!r} has no embeddings for {missing[:3]}")
+    if missing := [n for n in names if get_prompt(task, n) not in emb]:
+        raise DataNotFoundError(f"{path!r} has no embeddings for {missing[:3]}")
     return md, np.stack([emb[get_prompt(task, n)] for n in names])
 
 def embedding_specificity_ratio(task:type_task, method:type_unlearning_algorithm, num_train_epochs:int, target:str,
                                 base_folder:str='assets',
-                                baseline:Dict[str, np.ndarray]|None=None, # original embeddings by prompt, if already read
+                                # original embeddings by prompt, if already read
+                                baseline:Dict[str, np.ndarray]|None=None,
                                )->float:
-    "d(target) / mean d(others), with d = 1 - cos(mean unlearned embedding, mean original embedding) per prompt; NaN without files."
-    p_on, p_off = get_embeddings_path(task, base_folder, target, method, num_train_epochs), get_embeddings_path(task, base_folder)
+    ("d(target) / mean d(others), with d = 1 - cos(mean unlearned embedding, mean original embedding) per prompt; "
+     "NaN without files.")
+    p_on, p_off = (get_embeddings_path(task, base_folder, target, method, num_train_epochs),
+                   get_embeddings_path(task, base_folder))
     if not os.path.exists(p_on) or (baseline is None and not os.path.exists(p_off)): return float('nan')
     on, off = unit_embeddings(p_on, task)[1], baseline if baseline is not None else unit_embeddings(p_off, task)[1]
     d = {p: 1 - float(on[p] @ off[p]) for p in on if p in off}
@@ -130,10 +141,13 @@ def embedding_specificity_ratio(task:type_task, method:type_unlearning_algorithm
 def _epochs_found(task:str, method:str, base_folder:str)->List[int]:
     import glob, re
     pat = re.compile(rf'interferences_caused_by_{task}_\d+_{method}_(\d+)\.json$')
-    return sorted({int(m[1]) for f in glob.glob(os.path.join(base_folder, 'datasets', f'interferences_caused_by_{task}_*_{method}_*.json'))
+    return sorted({int(m[1])
+                   for f in glob.glob(os.path.join(base_folder, 'datasets',
+                                                   f'interferences_caused_by_{task}_*_{method}_*.json'))
                    if (m := pat.search(f))})
 
-def compute_interference_per_entity(task:type_task, methods:List[str]|None=None, base_folder:str='assets')->List[Dict[str, Any]]:
+def compute_interference_per_entity(task:type_task, methods:List[str]|None=None,
+                                    base_folder:str='assets')->List[Dict[str, Any]]:
     "The per-entity table of `task`: metadata rows plus every method's per-entity columns."
     meta = get_metadata_filtered(task, base_folder)
     df = pd.DataFrame(meta).set_index('name', drop=False)
@@ -143,8 +157,10 @@ def compute_interference_per_entity(task:type_task, methods:List[str]|None=None,
         for epochs in _epochs_found(task, method, base_folder):
             stats = per_entity_metrics(load_interference_tensor(task, method, epochs, base_folder))
             stats[PerEntityColumn(method, epochs, 'embedding_specificity_ratio').name] = [
-                embedding_specificity_ratio(task, method, epochs, n, base_folder, baseline) if baseline is not None else np.nan
+                embedding_specificity_ratio(task, method, epochs, n, base_folder, baseline)
+                if baseline is not None else np.nan
                 for n in stats.index]
             df = df.join(stats.drop(columns=[c for c in stats if c in df]))
     if len(df.columns) == len(meta[0]): raise DataNotFoundError(f"no per-pair files for {task} under {base_folder!r}")
-    return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()} for r in df.to_dict('records')]
+    return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
+            for r in df.to_dict('records')]

@@ -44,7 +44,8 @@ class _TaskTemplate(ResultTemplate):
     def _attribute(self, attribute:str)->pd.Series:
         df = self._table()
         attrs = [c for c in df if not c.startswith('metric_') and c != 'name']
-        if attribute not in attrs: raise ConfigError(f"attribute={attribute!r} is not in the {self.task} metadata; choose one of {attrs}")
+        if attribute not in attrs:
+            raise ConfigError(f"attribute={attribute!r} is not in the {self.task} metadata; choose one of {attrs}")
         return df[attribute]
 
 # %% ../../../nbs/14_result_templates.ipynb #74425984
@@ -58,13 +59,17 @@ class ResultTemplateMetricMetricAlignment(_TaskTemplate):
 
     def _serialize_parameters(self):
         f = ('model', 'task', 'unlearning_algorithm', 'interference_entity_1', 'interference_entity_2')
-        return _stem(self, [self.model, self.task, self.unlearning_algorithm, _me_slug(self.interference_entity_1), _me_slug(self.interference_entity_2)], f)
-    def _metadata(self): return dict(directions=[me_direction(self.interference_entity_1), me_direction(self.interference_entity_2)])
+        return _stem(self, [self.model, self.task, self.unlearning_algorithm, _me_slug(self.interference_entity_1),
+                            _me_slug(self.interference_entity_2)], f)
+    def _metadata(self):
+        return dict(directions=[me_direction(self.interference_entity_1), me_direction(self.interference_entity_2)])
     def _compute_from_scratch(self):
         df = self._table()
-        x, y = (self._column(self.unlearning_algorithm, m) for m in (self.interference_entity_1, self.interference_entity_2))
+        x, y = (self._column(self.unlearning_algorithm, m)
+                for m in (self.interference_entity_1, self.interference_entity_2))
         t = correlation_tests(df[x].astype(float), df[y].astype(float))
-        return dict(x=x, y=y, **t, significant=t['pearson_pvalue'] < self.significance_threshold, entity_names=list(df.index))
+        return dict(x=x, y=y, **t, significant=t['pearson_pvalue'] < self.significance_threshold,
+                    entity_names=list(df.index))
     def plot(self, res:RTResult)->plt.Figure:
         df = self._table(); r = res.result
         fig, ax = plt.subplots(figsize=(4.5, 3.5))
@@ -75,7 +80,8 @@ class ResultTemplateMetricMetricAlignment(_TaskTemplate):
 
 # %% ../../../nbs/14_result_templates.ipynb #265ea57a
 def _is_categorical(s:pd.Series)->bool:
-    return s.dtype == bool or s.dtype == object or isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(s)
+    return (s.dtype == bool or s.dtype == object or isinstance(s.dtype, pd.CategoricalDtype)
+            or pd.api.types.is_string_dtype(s))
 
 def _p_key(test:str, kind:str)->str:
     return {('parametric', 'num'): 'pearson_pvalue', ('nonparametric', 'num'): 'spearman_pvalue',
@@ -89,7 +95,8 @@ class _RelationshipTemplate(_TaskTemplate):
     test:Literal['parametric', 'nonparametric'] = 'parametric'
     def _serialize_parameters(self):
         f = ('model', 'task', 'unlearning_algorithm', 'interference_entity', 'attribute')
-        return _stem(self, [self.model, self.task, self.unlearning_algorithm, self.interference_entity, self.attribute], f)
+        return _stem(self, [self.model, self.task, self.unlearning_algorithm, self.interference_entity, self.attribute],
+                     f)
     def _metadata(self): return dict(direction=me_direction(self.interference_entity))
     def _xy(self)->pd.DataFrame:
         a, col = self._attribute(self.attribute), self._column(self.unlearning_algorithm, self.interference_entity)
@@ -101,12 +108,17 @@ class ResultTemplateSignificantRelationshipNumerical(_RelationshipTemplate):
     "Measures whether a numerical attribute and a per-entity metric are significantly correlated."
     def _compute_from_scratch(self):
         a = self._attribute(self.attribute)
-        if _is_categorical(a): raise InvalidAttributeTypeError(f"attribute {self.attribute!r} holds categories {sorted(a.astype(str).unique())[:5]}, not numbers; use SignificantRelationshipCategorical")
+        if _is_categorical(a):
+            raise InvalidAttributeTypeError(f"attribute {self.attribute!r} holds categories "
+                                            f"{sorted(a.astype(str).unique())[:5]}, not numbers; "
+                                            "use SignificantRelationshipCategorical")
         d = self._xy(); t = correlation_tests(d.x, d.y)
-        return dict(x=self.attribute, y=self.interference_entity, **t, significant=t[_p_key(self.test, 'num')] < self.significance_threshold)
+        return dict(x=self.attribute, y=self.interference_entity, **t,
+                    significant=t[_p_key(self.test, 'num')] < self.significance_threshold)
     def plot(self, res:RTResult)->plt.Figure:
         d, r = self._xy(), res.result
-        return _scatter(d.x, d.y, self.attribute, self.interference_entity, f"r={r['pearson_statistic']:.2f} (p={r['pearson_pvalue']:.2g})")
+        return _scatter(d.x, d.y, self.attribute, self.interference_entity,
+                        f"r={r['pearson_statistic']:.2f} (p={r['pearson_pvalue']:.2g})")
 
 def _scatter(x, y, xlabel:str, ylabel:str, title:str)->plt.Figure:
     fig, ax = plt.subplots(figsize=(4.5, 3.5))
@@ -118,7 +130,8 @@ def _scatter(x, y, xlabel:str, ylabel:str, title:str)->plt.Figure:
 # %% ../../../nbs/14_result_templates.ipynb #9c3dd635
 @register_template
 class ResultTemplateSignificantRelationshipCategorical(_RelationshipTemplate):
-    "Statistical significance of the average MetricInterferencePerEntity across entities, grouped by an attribute's values."
+    ("Statistical significance of the average MetricInterferencePerEntity across entities, "
+     "grouped by an attribute's values.")
     attribute_value:str|int|None = None
     min_samples_per_category:int = 5
     def _inputs(self):
@@ -126,24 +139,30 @@ class ResultTemplateSignificantRelationshipCategorical(_RelationshipTemplate):
         return super()._inputs() + pair_inputs(self.task, self.base_folder, self.unlearning_algorithm)
     def _groups(self)->Dict[str, np.ndarray]:
         a = self._attribute(self.attribute)
-        if not _is_categorical(a): raise InvalidAttributeTypeError(f"attribute {self.attribute!r} holds numbers ({a.dtype}), not categories; use SignificantRelationshipNumerical")
+        if not _is_categorical(a):
+            raise InvalidAttributeTypeError(f"attribute {self.attribute!r} holds numbers ({a.dtype}), not categories; "
+                                            "use SignificantRelationshipNumerical")
         if self.attribute_value is None:
             d = self._xy(); return {str(k): g.y.values for k, g in d.groupby(d.x.astype(str))}
         _, stat, mp = _ME_PARTS[_me_slug(self.interference_entity)]
         M = interference_matrix(self.task, self.unlearning_algorithm, mp, self.base_folder)
         lab = a.astype(str).reindex(M.index).values
-        if str(self.attribute_value) not in set(lab): raise ConfigError(f"attribute_value={self.attribute_value!r} not among {sorted(set(lab))}")
-        rows = M.values[lab == str(self.attribute_value)]; off = ~np.eye(len(M), dtype=bool)[lab == str(self.attribute_value)]
+        if str(self.attribute_value) not in set(lab):
+            raise ConfigError(f"attribute_value={self.attribute_value!r} not among {sorted(set(lab))}")
+        rows = M.values[lab == str(self.attribute_value)]
+        off = ~np.eye(len(M), dtype=bool)[lab == str(self.attribute_value)]
         return {g: rows[:, lab == g][off[:, lab == g]] for g in sorted(set(lab))}
     def _compute_from_scratch(self):
         t = group_tests(self._groups(), self.min_samples_per_category)
-        return dict(x=self.attribute, y=self.interference_entity, **t, significant=t[_p_key(self.test, 'cat')] < self.significance_threshold)
+        return dict(x=self.attribute, y=self.interference_entity, **t,
+                    significant=t[_p_key(self.test, 'cat')] < self.significance_threshold)
     def plot(self, res:RTResult)->plt.Figure:
         g = {k: v for k, v in self._groups().items() if k in res.result['group_sizes']}
         fig, ax = plt.subplots(figsize=(max(4, .6 * len(g)), 3.5))
         ax.boxplot(list(g.values()), tick_labels=list(g)); ax.tick_params(axis='x', rotation=45)
         r = res.result
-        ax.set(xlabel=self.attribute, ylabel=self.interference_entity, title=f"ANOVA p={r['anova_pvalue']:.2g}, Kruskal p={r['kruskal_pvalue']:.2g}")
+        ax.set(xlabel=self.attribute, ylabel=self.interference_entity,
+               title=f"ANOVA p={r['anova_pvalue']:.2g}, Kruskal p={r['kruskal_pvalue']:.2g}")
         return fig
 
 # %% ../../../nbs/14_result_templates.ipynb #d6d4b6ef
@@ -161,7 +180,8 @@ class ResultTemplateMetricSimilarityAlignment(_TaskTemplate):
     def _inputs(self):
         return (pair_inputs(self.task, self.base_folder, self.unlearning_algorithm)
                 + similarity_inputs(self.task, self.similarity_metric, self.base_folder))
-    def _metadata(self): return dict(directions=[mp_to_direction[self.interference_pair], s_to_direction[self.similarity_metric]])
+    def _metadata(self):
+        return dict(directions=[mp_to_direction[self.interference_pair], s_to_direction[self.similarity_metric]])
     def _matrices(self):
         M = interference_matrix(self.task, self.unlearning_algorithm, self.interference_pair, self.base_folder)
         return M, similarity_matrix(self.task, self.similarity_metric, self.base_folder).loc[M.index, M.columns]
@@ -169,7 +189,8 @@ class ResultTemplateMetricSimilarityAlignment(_TaskTemplate):
         M, S = self._matrices(); off = ~np.eye(len(M), dtype=bool)
         t = correlation_tests(S.values[off], M.values[off])
         m = mantel_test(M.values.astype(float), S.values.astype(float), self.permutations)
-        return dict(x=self.similarity_metric, y=self.interference_pair, **t, **m, significant=m['mantel_pvalue'] < self.significance_threshold)
+        return dict(x=self.similarity_metric, y=self.interference_pair, **t, **m,
+                    significant=m['mantel_pvalue'] < self.significance_threshold)
     def plot(self, res:RTResult)->plt.Figure:
         M, S = self._matrices(); off = ~np.eye(len(M), dtype=bool); r = res.result
         return _scatter(S.values[off], M.values[off], f'similarity ({self.similarity_metric})', self.interference_pair,
@@ -185,14 +206,16 @@ def pair_features(task:type_task, base_folder:str, similarity_metric_list:Sequen
     "One row per ordered pair (emitter, receiver), i != j, with similarity and attribute features."
     A = _attribute_frame(task, base_folder); names = list(A.index); n = len(names)
     ii, jj = np.where(~np.eye(n, dtype=bool))
-    F = {f'sim_{s}': similarity_matrix(task, s, base_folder).loc[names, names].values[ii, jj] for s in similarity_metric_list}
+    F = {f'sim_{s}': similarity_matrix(task, s, base_folder).loc[names, names].values[ii, jj]
+         for s in similarity_metric_list}
     for c in A:
         col = A[c]
         if _is_categorical(col):
             v = col.astype(str).values
             if attribute_diff: F[f'same_{c}'] = (v[ii] == v[jj]).astype(float)
             if attribute_value and col.nunique() <= max_categories:
-                for lev in sorted(set(v))[1:]: F[f'emitter_{c}={lev}'] = (v[ii] == lev) * 1.; F[f'receiver_{c}={lev}'] = (v[jj] == lev) * 1.
+                for lev in sorted(set(v))[1:]:
+                    F[f'emitter_{c}={lev}'] = (v[ii] == lev) * 1.; F[f'receiver_{c}={lev}'] = (v[jj] == lev) * 1.
         else:
             x = col.astype(float).values; rng = np.ptp(x) or 1.; z = (x - x.mean()) / (x.std() or 1.)
             if attribute_diff: F[f'diff_{c}'] = np.abs(x[ii] - x[jj]) / rng
@@ -210,6 +233,7 @@ def _mean_abs_shap(model, X_train:pd.DataFrame, X_test:pd.DataFrame, kind:str)->
     sv = ex(Xs).values
     return dict(zip(X_test.columns, np.abs(sv).mean(0).round(6).tolist()))
 
+# %% ../../../nbs/14_result_templates.ipynb #eacedbdf
 def _fit_pairs(X:pd.DataFrame, y:np.ndarray, algorithm:str, test_size:float, random_state:int)->Dict[str, Any]:
     "Fit on a by-emitter split; held-out R², coefficients or importances, mean |SHAP|."
     import statsmodels.api as sm
@@ -221,20 +245,24 @@ def _fit_pairs(X:pd.DataFrame, y:np.ndarray, algorithm:str, test_size:float, ran
     out = dict(n_train=len(tr), n_test=len(te), features=list(X.columns))
     if algorithm == 'linear_regression':
         from sklearn.linear_model import LinearRegression
-        fit = sm.OLS(ytr, sm.add_constant(Xtr, has_constant='add')).fit(cov_type='cluster', cov_kwds={'groups': pd.factorize(groups[tr])[0]})
+        fit = sm.OLS(ytr, sm.add_constant(Xtr, has_constant='add')).fit(
+            cov_type='cluster', cov_kwds={'groups': pd.factorize(groups[tr])[0]})
         pred = fit.predict(sm.add_constant(Xte, has_constant='add'))
-        out |= dict(coefficients={k: dict(coef=float(fit.params[k]), pvalue=float(fit.pvalues[k])) for k in fit.params.index},
+        out |= dict(coefficients={k: dict(coef=float(fit.params[k]), pvalue=float(fit.pvalues[k]))
+                                  for k in fit.params.index},
                     r2_train=float(fit.rsquared))
         lin = LinearRegression().fit(Xtr, ytr)
         out['shap_mean_abs'] = _mean_abs_shap(lin, Xtr, Xte, 'linear')
     else:
         from sklearn.ensemble import RandomForestRegressor
-        rf = RandomForestRegressor(100, max_depth=8, min_samples_leaf=5, random_state=random_state, n_jobs=1).fit(Xtr, ytr)
+        rf = RandomForestRegressor(100, max_depth=8, min_samples_leaf=5, random_state=random_state,
+                                   n_jobs=1).fit(Xtr, ytr)
         pred = rf.predict(Xte)
         out |= dict(feature_importances=dict(zip(X.columns, rf.feature_importances_.round(6).tolist())),
                     r2_train=float(rf.score(Xtr, ytr)), shap_mean_abs=_mean_abs_shap(rf, Xtr, Xte, 'tree'))
     return out | dict(r2_test=float(r2_score(yte, pred)))
 
+# %% ../../../nbs/14_result_templates.ipynb #bcec39d3
 def entity_permutation_test(X:pd.DataFrame, y:np.ndarray, permutations:int=199, seed:int=0)->Dict[str, float]:
     "Linear R² of `y` on pair features `X` and its p-value under random permutations of the entities."
     em, rc = (X.index.get_level_values(k) for k in ('emitter', 'receiver'))
@@ -246,7 +274,8 @@ def entity_permutation_test(X:pd.DataFrame, y:np.ndarray, permutations:int=199, 
     tss = ((y - y.mean()) ** 2).sum()
     r2 = lambda Y: 1 - ((Y ** 2).sum(0) - ((U.T @ Y) ** 2).sum(0)) / tss   # Y: columns are permuted copies of y
     rng, perms = np.random.default_rng(seed), []
-    while len(perms) < permutations:  # features of pair (i, j) <- those of (p(i), p(j)), i.e. y re-ordered by the inverse
+    # features of pair (i, j) <- those of (p(i), p(j)), i.e. y re-ordered by the inverse
+    while len(perms) < permutations:
         p = rng.permutation(len(names)); rows = row[p[i], p[j]]
         if (rows >= 0).all(): inv = np.empty_like(rows); inv[rows] = np.arange(len(rows)); perms.append(y[inv])
     r0, null = float(r2(y[:, None])[0]), r2(np.stack(perms, 1))
@@ -267,8 +296,10 @@ class ResultTemplateMetricSimilarityAlignmentMulti(_TaskTemplate):
     test_size:float = Field(0.3, gt=0, lt=1)
     permutations:int = Field(199, ge=19)
     def _serialize_parameters(self):
-        return '_'.join([self.model, self.task, self.unlearning_algorithm, self.interference_pair, '_'.join(self.similarity_metric_list) or 'none',
-                         str(int(self.include_attribute_diff_similarity)), str(int(self.include_attribute_value_similarity)),
+        return '_'.join([self.model, self.task, self.unlearning_algorithm, self.interference_pair,
+                         '_'.join(self.similarity_metric_list) or 'none',
+                         str(int(self.include_attribute_diff_similarity)),
+                         str(int(self.include_attribute_value_similarity)),
                          self.regression_algorithm, str(self.random_state), str(self.test_size)] +
                         [f'{k}={getattr(self, k)}' for k in ('significance_threshold', 'permutations')
                          if getattr(self, k) != type(self).model_fields[k].default])
@@ -276,8 +307,8 @@ class ResultTemplateMetricSimilarityAlignmentMulti(_TaskTemplate):
         sims = [f for s in self.similarity_metric_list for f in similarity_inputs(self.task, s, self.base_folder)]
         return pair_inputs(self.task, self.base_folder, self.unlearning_algorithm) + sims
     def _data(self):
-        X = pair_features(self.task, self.base_folder, self.similarity_metric_list, self.include_attribute_diff_similarity,
-                          self.include_attribute_value_similarity)
+        X = pair_features(self.task, self.base_folder, self.similarity_metric_list,
+                          self.include_attribute_diff_similarity, self.include_attribute_value_similarity)
         M = interference_matrix(self.task, self.unlearning_algorithm, self.interference_pair, self.base_folder)
         y = M.stack().reindex(X.index).values.astype(float); ok = ~np.isnan(y)
         if X.shape[1] == 0: raise ConfigError("no features: give similarity_metric_list or include attribute features")
@@ -304,17 +335,20 @@ class ResultTemplateCountSignificantRelationship(_TaskTemplate):
     correction:Literal['none', 'holm', 'fdr_bh'] = 'none'
     min_samples_per_category:int = 5
     def _serialize_parameters(self):
-        return f"{self.model}_{self.task}_{hashlib.sha256(json.dumps(self.params(), sort_keys=True).encode()).hexdigest()[:16]}"
+        return (f"{self.model}_{self.task}_"
+                f"{hashlib.sha256(json.dumps(self.params(), sort_keys=True).encode()).hexdigest()[:16]}")
     def _one(self, alg:str, me:str, attr:str)->Dict[str, Any]:
         kw = dict(task=self.task, model=self.model, unlearning_algorithm=alg, interference_entity=me, attribute=attr,
                   base_folder=self.base_folder, save_outputs=self.save_outputs,
                   recompute_if_exists=self.recompute_if_exists, remote_repository_name=None)
         cat = _is_categorical(self._attribute(attr))
-        rt = (ResultTemplateSignificantRelationshipCategorical(**kw, min_samples_per_category=self.min_samples_per_category) if cat
-              else ResultTemplateSignificantRelationshipNumerical(**kw))
+        rt = (ResultTemplateSignificantRelationshipCategorical(**kw,
+                                                               min_samples_per_category=self.min_samples_per_category)
+              if cat else ResultTemplateSignificantRelationshipNumerical(**kw))
         r = rt._compute_from_scratch()
-        return dict(unlearning_algorithm=alg, interference_entity=me, attribute=attr, test='anova' if cat else 'pearson',
-                    pvalue=r['anova_pvalue' if cat else 'pearson_pvalue'], n_samples=r['n_samples'])
+        return dict(unlearning_algorithm=alg, interference_entity=me, attribute=attr,
+                    test='anova' if cat else 'pearson', pvalue=r['anova_pvalue' if cat else 'pearson_pvalue'],
+                    n_samples=r['n_samples'])
 
 # %% ../../../nbs/14_result_templates.ipynb #16262e72
 @patch_to(ResultTemplateCountSignificantRelationship)
@@ -325,22 +359,28 @@ def _compute_from_scratch(self):
         for me in self.interference_entity_list:
             for attr in self.attribute_list:
                 try: rows.append(self._one(alg, me, attr))
-                except InsufficientSamplesError as e: skipped.append(dict(unlearning_algorithm=alg, interference_entity=me, attribute=attr, reason=str(e)))
+                except InsufficientSamplesError as e:
+                    skipped.append(dict(unlearning_algorithm=alg, interference_entity=me, attribute=attr,
+                                        reason=str(e)))
     if not rows: raise InsufficientSamplesError(f"no combination could be tested: {skipped[:3]}")
     p = np.array([r['pvalue'] for r in rows])
     adj = p if self.correction == 'none' else multipletests(p, self.significance_threshold, self.correction)[1]
     for r, a in zip(rows, adj): r |= dict(pvalue_adjusted=float(a), significant=bool(a < self.significance_threshold))
     df = pd.DataFrame(rows)
-    grouped = {f'grouped_by_{k}': {str(g): dict(count=int(d.significant.sum()), total=len(d), fraction=float(d.significant.mean()))
-                                   for g, d in df.groupby(k)} for k in ('unlearning_algorithm', 'attribute', 'interference_entity')}
-    return dict(rows=df.sort_values('pvalue').head(self.top_n).to_dict('records'), total_count=int(df.significant.sum()),
-                total=len(df), correction=self.correction, skipped=skipped, **grouped)
+    grouped = {f'grouped_by_{k}': {str(g): dict(count=int(d.significant.sum()), total=len(d),
+                                                fraction=float(d.significant.mean()))
+                                   for g, d in df.groupby(k)}
+               for k in ('unlearning_algorithm', 'attribute', 'interference_entity')}
+    return dict(rows=df.sort_values('pvalue').head(self.top_n).to_dict('records'),
+                total_count=int(df.significant.sum()), total=len(df), correction=self.correction, skipped=skipped,
+                **grouped)
 
 @patch_to(ResultTemplateCountSignificantRelationship)
 def plot(self, res:RTResult)->plt.Figure:
     g = pd.DataFrame(res.result['grouped_by_attribute']).T
     fig, ax = plt.subplots(figsize=(5, 3)); g['fraction'].sort_values().plot.barh(ax=ax)
-    ax.set(xlabel=f'fraction significant ({res.result["correction"]})', title=f"{res.result['total_count']} of {res.result['total']} significant")
+    ax.set(xlabel=f'fraction significant ({res.result["correction"]})',
+           title=f"{res.result['total_count']} of {res.result['total']} significant")
     return fig
 
 # %% ../../../nbs/14_result_templates.ipynb #bccaf492
@@ -352,28 +392,34 @@ def analyze_relationship_regression(df:pd.DataFrame, x:str, y:str, expected_posi
     if plot: _scatter(d[x], d[y], x, y, f'slope={r.slope:.3g}, p={r.pvalue:.2g}')
     return bool(r.pvalue < 0.05 and (r.slope > 0) == expected_positive)
 
-def analyze_relationship_numerical(df:pd.DataFrame, attribute:str, metric:str, plot:bool=False, plot_only_significant:bool=False)->bool:
+def analyze_relationship_numerical(df:pd.DataFrame, attribute:str, metric:str, plot:bool=False,
+                                   plot_only_significant:bool=False)->bool:
     "Analyzes the relationship between a numerical attribute and a numerical metric (Pearson or Spearman, p < 0.05)."
     t = correlation_tests(df[attribute].astype(float), df[metric].astype(float))
     sig = t['pearson_pvalue'] < 0.05 or t['spearman_pvalue'] < 0.05
     if plot and (sig or not plot_only_significant):
         d = df[[attribute, metric]].astype(float).dropna()
-        _scatter(d[attribute], d[metric], attribute, metric, f"Pearson p={t['pearson_pvalue']:.2g}, Spearman p={t['spearman_pvalue']:.2g}")
+        _scatter(d[attribute], d[metric], attribute, metric,
+                 f"Pearson p={t['pearson_pvalue']:.2g}, Spearman p={t['spearman_pvalue']:.2g}")
     return bool(sig)
 
 # %% ../../../nbs/14_result_templates.ipynb #4e937d2a
-def analyze_relationship_categorical(df:pd.DataFrame, attribute:str, metric:str, plot:bool=False, plot_only_significant:bool=False,
-                                     show_axhline:float|None=None, min_samples_per_category:int=5, extra_title:str='')->bool:
-    "Analyzes the relationship between a categorical attribute and a numerical metric (ANOVA or Kruskal-Wallis, p < 0.05)."
+def analyze_relationship_categorical(df:pd.DataFrame, attribute:str, metric:str, plot:bool=False,
+                                     plot_only_significant:bool=False, show_axhline:float|None=None,
+                                     min_samples_per_category:int=5, extra_title:str='')->bool:
+    ("Analyzes the relationship between a categorical attribute and a numerical metric "
+     "(ANOVA or Kruskal-Wallis, p < 0.05).")
     d = df[[attribute, metric]].dropna()
     groups = {str(k): g[metric].astype(float).values for k, g in d.groupby(d[attribute].astype(str))}
     if len(groups) < 2 or min(map(len, groups.values())) < min_samples_per_category: return False
     t = group_tests(groups, min_samples_per_category)
     sig = t['anova_pvalue'] < 0.05 or t['kruskal_pvalue'] < 0.05
     if plot and (sig or not plot_only_significant):
-        fig, ax = plt.subplots(figsize=(max(4, .6 * len(groups)), 3.5)); ax.boxplot(list(groups.values()), tick_labels=list(groups))
+        fig, ax = plt.subplots(figsize=(max(4, .6 * len(groups)), 3.5))
+        ax.boxplot(list(groups.values()), tick_labels=list(groups))
         if show_axhline is not None: ax.axhline(show_axhline, color='grey', ls='--')
-        ax.set(xlabel=attribute, ylabel=metric, title=f"{extra_title} ANOVA p={t['anova_pvalue']:.2g}, Kruskal p={t['kruskal_pvalue']:.2g}".strip())
+        ax.set(xlabel=attribute, ylabel=metric,
+               title=f"{extra_title} ANOVA p={t['anova_pvalue']:.2g}, Kruskal p={t['kruskal_pvalue']:.2g}".strip())
     return bool(sig)
 
 def analyze_relationship_category(df, metric:str, category:str, plot:bool=True)->bool:
@@ -382,12 +428,16 @@ def analyze_relationship_category(df, metric:str, category:str, plot:bool=True)-
 
 # %% ../../../nbs/14_result_templates.ipynb #8017375d
 def check_eval_results(eval_results:Sequence[Any], name:str, threshold:float, operator:Literal['gt', 'lt'])->float:
-    "Check if the metric satisfy the EXPECTED threshold: warn when the first result whose `metric_name` starts with `name` violates it."
+    ("Check if the metric satisfy the EXPECTED threshold: "
+     "warn when the first result whose `metric_name` starts with `name` violates it.")
     check_choice('operator', operator, ('gt', 'lt'))
     hits = [r for r in eval_results if str(getattr(r, 'metric_name', '') or '').startswith(name)]
-    if not hits: raise ConfigError(f"no eval result named {name!r}; have {[getattr(r, 'metric_name', None) for r in eval_results]}")
+    if not hits:
+        raise ConfigError(f"no eval result named {name!r}; "
+                          f"have {[getattr(r, 'metric_name', None) for r in eval_results]}")
     v = float(hits[0].metric_value)
-    if (v <= threshold) if operator == 'gt' else (v >= threshold): warnings.warn(f"{hits[0].metric_name}={v} is not {operator} {threshold}")
+    if (v <= threshold) if operator == 'gt' else (v >= threshold):
+        warnings.warn(f"{hits[0].metric_name}={v} is not {operator} {threshold}")
     return v
 
 # %% ../../../nbs/14_result_templates.ipynb #9e5a27a5

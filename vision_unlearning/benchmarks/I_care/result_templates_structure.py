@@ -77,19 +77,23 @@ class ResultTemplateMatrix(_TaskTemplate):
     order:Literal['index', 'cluster'] = 'index'  # metadata order, or hierarchical-clustering leaf order
 
     def _metric(self)->str:
-        if self.metric_key_name not in type(self).model_fields: raise ConfigError(f"metric_key_name={self.metric_key_name!r} is not a field of {type(self).__name__}")
+        if self.metric_key_name not in type(self).model_fields:
+            raise ConfigError(f"metric_key_name={self.metric_key_name!r} is not a field of {type(self).__name__}")
         return getattr(self, self.metric_key_name)
     def path(self)->str: self._metric(); return super().path()
     def _matrix(self)->pd.DataFrame: raise NotImplementedError
     def _direction(self)->str: raise NotImplementedError
     def _ordered(self)->pd.DataFrame:
         M = self._matrix()
-        if sorted(M.columns) != sorted(M.index): raise ConfigError(f"{self.short_name()}: rows and columns name different entities")
+        if sorted(M.columns) != sorted(M.index):
+            raise ConfigError(f"{self.short_name()}: rows and columns name different entities")
         M = M.loc[:, list(M.index)]
         if self.order == 'cluster': o = _cluster_order(M); M = M.iloc[o, o]
         return M
     def _compute_from_scratch(self): return _records(self._ordered())
-    def _metadata(self): return dict(_metric_key_name=self.metric_key_name, metric_direction=self._direction(), summary=matrix_summary(self._ordered()))
+    def _metadata(self):
+        return dict(_metric_key_name=self.metric_key_name, metric_direction=self._direction(),
+                    summary=matrix_summary(self._ordered()))
 
 # %% ../../../nbs/14b_result_templates_structure.ipynb #81403f9c
 @patch_to(ResultTemplateMatrix)
@@ -99,9 +103,12 @@ def plot(self, res:RTResult)->plt.Figure:
     fig, ax = plt.subplots(figsize=(5.5, 4.6))
     im = ax.imshow(M.values, cmap='viridis', interpolation='nearest')
     fig.colorbar(im, ax=ax, label=f"{self._metric()} ({res.metadata.get('metric_direction', '')})")
-    if len(M) <= 30: ax.set_xticks(range(len(M)), M.columns, rotation=90, fontsize=6); ax.set_yticks(range(len(M)), M.index, fontsize=6)
+    if len(M) <= 30:
+        ax.set_xticks(range(len(M)), M.columns, rotation=90, fontsize=6)
+        ax.set_yticks(range(len(M)), M.index, fontsize=6)
     r = s['diagonal_ratio']
-    ax.set(xlabel='receiver', ylabel='emitter', title=f"{self.task}: {self._metric()}, diagonal ratio {r:.2f}" if r is not None else self._metric())
+    ax.set(xlabel='receiver', ylabel='emitter',
+           title=f"{self.task}: {self._metric()}, diagonal ratio {r:.2f}" if r is not None else self._metric())
     return fig
 
 # %% ../../../nbs/14b_result_templates_structure.ipynb #7fc364a2
@@ -116,7 +123,8 @@ class ResultTemplateInterferenceMatrix(ResultTemplateMatrix):
                      ('model', 'task', 'unlearning_algorithm', 'interference_pair', 'metric_key_name'))
     def _direction(self): return mp_to_direction[self.interference_pair]
     def _inputs(self): return pair_inputs(self.task, self.base_folder, self.unlearning_algorithm)
-    def _matrix(self): return interference_matrix(self.task, self.unlearning_algorithm, self.interference_pair, self.base_folder)
+    def _matrix(self):
+        return interference_matrix(self.task, self.unlearning_algorithm, self.interference_pair, self.base_folder)
 
 @register_template
 class ResultTemplateSimilarityMatrix(ResultTemplateMatrix):
@@ -125,7 +133,8 @@ class ResultTemplateSimilarityMatrix(ResultTemplateMatrix):
     similarity_metric:type_s = 'clip'
     metric_key_name:str = 'similarity_metric'
     def _serialize_parameters(self):
-        return _stem(self, [self.model, self.task, self.similarity_metric], ('model', 'task', 'similarity_metric', 'metric_key_name'))
+        return _stem(self, [self.model, self.task, self.similarity_metric],
+                     ('model', 'task', 'similarity_metric', 'metric_key_name'))
     def _direction(self): return s_to_direction[self.similarity_metric]
     def _inputs(self):   # a similarity read from a published matrix file is read from this template's own path
         own = os.path.relpath(self.path(), self.base_folder)
@@ -145,14 +154,16 @@ def analyze_correlation_between_pairwise_metrics(df1:pd.DataFrame, # square enti
     for name, d in (('df1', df1), ('df2', df2)):
         if d.shape[0] != d.shape[1] or sorted(map(str, d.index)) != sorted(map(str, d.columns)):
             raise ConfigError(f"{name} must be square with the same entities as rows and columns; got shape {d.shape}")
-    if set(df1.index) != set(df2.index): raise ConfigError(f"df1 and df2 name different entities, e.g. {sorted(set(df1.index) ^ set(df2.index))[:5]}")
+    if set(df1.index) != set(df2.index):
+        raise ConfigError(f"df1 and df2 name different entities, e.g. {sorted(set(df1.index) ^ set(df2.index))[:5]}")
     A, B = df1.loc[:, list(df1.index)].to_numpy(float), df2.loc[list(df1.index), list(df1.index)].to_numpy(float)
     keep = ~np.eye(len(A), dtype=bool) if exclude_diagonal else np.ones(A.shape, bool)
     t = correlation_tests(A[keep], B[keep])
     sig = t['pearson_pvalue'] < 0.05 or t['spearman_pvalue'] < 0.05
     if plot and (sig or not plot_only_significant):
         ok = keep & ~np.isnan(A) & ~np.isnan(B)
-        _scatter(A[ok], B[ok], metric1_name, metric2_name, f"Pearson p={t['pearson_pvalue']:.2g}, Spearman p={t['spearman_pvalue']:.2g}")
+        _scatter(A[ok], B[ok], metric1_name, metric2_name,
+                 f"Pearson p={t['pearson_pvalue']:.2g}, Spearman p={t['spearman_pvalue']:.2g}")
     return bool(sig)
 
 # %% ../../../nbs/14b_result_templates_structure.ipynb #d587f7fb
@@ -161,9 +172,11 @@ _NO_CHANGE = {'ssim': 1., 'dino_diff': 1., 'clip_diff': 0.}
 def interference_magnitude(values:np.ndarray|pd.DataFrame, # per-pair metric values
                            mp:type_mp, # the per-pair metric
                           )->np.ndarray:
-    "Interference as a non-negative capacity: max(v, 0) for ↓ metrics, max(r - v, 0) for ↑ metrics (r = value of no change)."
+    ("Interference as a non-negative capacity: max(v, 0) for ↓ metrics, "
+     "max(r - v, 0) for ↑ metrics (r = value of no change).")
     v = np.asarray(values, float)
-    with np.errstate(invalid='ignore'): return np.maximum(v, 0) if is_worst_biggest(mp) else np.maximum(_NO_CHANGE[mp] - v, 0)
+    with np.errstate(invalid='ignore'):
+        return np.maximum(v, 0) if is_worst_biggest(mp) else np.maximum(_NO_CHANGE[mp] - v, 0)
 
 # %% ../../../nbs/14b_result_templates_structure.ipynb #9cdd9a11
 def minimum_cut_interference(M:pd.DataFrame, # emitter x receiver values of `mp` (NaN: no edge)
@@ -178,7 +191,8 @@ def minimum_cut_interference(M:pd.DataFrame, # emitter x receiver values of `mp`
     if entity_1 == entity_2: raise ConfigError(f"entity_1 and entity_2 are both {entity_1!r}; a cut needs two entities")
     C = interference_magnitude(M.loc[names, names], mp)
     G = nx.DiGraph(); G.add_nodes_from(names)
-    G.add_weighted_edges_from(((names[i], names[j], C[i, j]) for i, j in zip(*np.nonzero(C > 0)) if i != j), weight='capacity')
+    G.add_weighted_edges_from(((names[i], names[j], C[i, j]) for i, j in zip(*np.nonzero(C > 0)) if i != j),
+                              weight='capacity')
     value, (S, T) = nx.minimum_cut(G, entity_1, entity_2, capacity='capacity')
     cut = sorted(([u, v, float(G[u][v]['capacity'])] for u in S for v in G[u] if v in T), key=lambda e: -e[2])
     return dict(cut_value=float(value), emitter_side=sorted(S), receiver_side=sorted(T), cut_edges=cut,
@@ -213,9 +227,11 @@ def _cut_figure(r:Dict[str, Any], e1:str, e2:str, max_edges:int=12)->plt.Figure:
     w = np.array([c for *_, c in edges]) if edges else np.ones(0)
     nx.draw_networkx_edges(G, pos, ax=ax, width=1 + 4 * w / (w.max() if len(w) else 1), edge_color='grey', arrowsize=12)
     nx.draw_networkx_nodes(G, pos, ax=ax, node_size=120, node_color=['tab:blue' if n in S else 'tab:orange' for n in G])
-    for n, (x, y) in pos.items(): ax.text(x + (-0.04 if x == 0 else 0.04), y, n[:24], ha='right' if x == 0 else 'left', va='center', fontsize=7)
+    for n, (x, y) in pos.items():
+        ax.text(x + (-0.04 if x == 0 else 0.04), y, n[:24], ha='right' if x == 0 else 'left', va='center', fontsize=7)
     ax.set_xlim(-0.8, 1.8); ax.axis('off')
-    ax.set_title(f"cut {e1} → {e2}: {r['cut_value']:.3g} ({len(r['emitter_side'])} emitter-side, {len(r['receiver_side'])} receiver-side)", fontsize=9)
+    ax.set_title(f"cut {e1} → {e2}: {r['cut_value']:.3g} "
+                 f"({len(r['emitter_side'])} emitter-side, {len(r['receiver_side'])} receiver-side)", fontsize=9)
     return fig
 
 @patch_to(ResultTemplateMinimumCutInterference)
@@ -231,11 +247,13 @@ def _association(C:np.ndarray, # (K, n, n) cosine matrices (or their changes)
                  G1:np.ndarray, # (P, n, k1) one-hot attribute_1, one per labelling
                  G2:np.ndarray, # (P, n, k2) one-hot attribute_2, one per labelling
                 )->np.ndarray:
-    "B[p, k, v1, v2]: mean c_ij over kept i with a_1 = v1 and kept j != i with a_2 = v2, minus the mean over kept pairs."
+    ("B[p, k, v1, v2]: mean c_ij over kept i with a_1 = v1 and kept j != i with a_2 = v2, "
+     "minus the mean over kept pairs.")
     W = (keep[:, :, None] & keep[:, None, :] & ~np.eye(C.shape[-1], dtype=bool)).astype(float)
     CW = C * W
     S, N = (np.einsum('pni,knm,pmj->pkij', G1, X, G2, optimize=True) for X in (CW, W))
-    with np.errstate(invalid='ignore', divide='ignore'): return S / N - (CW.sum((1, 2)) / W.sum((1, 2)))[None, :, None, None]
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return S / N - (CW.sum((1, 2)) / W.sum((1, 2)))[None, :, None, None]
 
 # %% ../../../nbs/14b_result_templates_structure.ipynb #63161aea
 def implicit_association(before:np.ndarray, # (n, d) unit embeddings of the original model
@@ -256,9 +274,11 @@ def implicit_association(before:np.ndarray, # (n, d) unit embeddings of the orig
     D = np.concatenate([_association(CA - C0, keep, G1[p], G2[p]) for p in np.array_split(P, max(1, len(P) // 32))])
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning); stat = np.sqrt(np.nansum(np.nanmean(D, 1) ** 2, (1, 2)))
-    return dict(levels_1=l1, levels_2=l2, B_original=_association(C0[None], np.ones((1, n), bool), G1[None], G2[None])[0, 0],
+    return dict(levels_1=l1, levels_2=l2,
+                B_original=_association(C0[None], np.ones((1, n), bool), G1[None], G2[None])[0, 0],
                 B_after=_association(CA, keep, G1[None], G2[None])[0], delta=D[0], statistic=float(stat[0]),
-                pvalue=float((1 + (stat[1:] >= stat[0]).sum()) / (1 + permutations)), effect_size=float(stat[0] / stat[1:].mean()))
+                pvalue=float((1 + (stat[1:] >= stat[0]).sum()) / (1 + permutations)),
+                effect_size=float(stat[0] / stat[1:].mean()))
 
 # %% ../../../nbs/14b_result_templates_structure.ipynb #d5c19f4b
 def _after_embedding_files(task:str, method:str, base_folder:str, names:List[str])->List[Tuple[int, str]]:
@@ -283,7 +303,9 @@ class ResultTemplateImplicitAssociationTest(_TaskTemplate):
     def _inputs(self): return super()._inputs() + embedding_files(self.task, self.base_folder)
     def _labels(self, attribute:str, names:List[str])->List[str]:
         a = self._attribute(attribute)
-        if not _is_categorical(a): raise InvalidAttributeTypeError(f"attribute {attribute!r} holds numbers ({a.dtype}); the association test needs categories (str or bool)")
+        if not _is_categorical(a):
+            raise InvalidAttributeTypeError(f"attribute {attribute!r} holds numbers ({a.dtype}); "
+                                            "the association test needs categories (str or bool)")
         return a.reindex(names).astype(str).tolist()
 
 # %% ../../../nbs/14b_result_templates_structure.ipynb #981f4205
@@ -292,15 +314,21 @@ def _compute_from_scratch(self):
     names = [e['name'] for e in get_metadata_filtered(self.task, self.base_folder)]
     l1, l2 = self._labels(self.attribute_1, names), self._labels(self.attribute_2, names)
     files = _after_embedding_files(self.task, self.unlearning_algorithm, self.base_folder, names)
-    if not files: raise DataNotFoundError(f"no embeddings of {self.unlearning_algorithm} unlearned models in {os.path.join(self.base_folder, 'datasets')!r}")
+    if not files:
+        raise DataNotFoundError(f"no embeddings of {self.unlearning_algorithm} unlearned models in "
+                                f"{os.path.join(self.base_folder, 'datasets')!r}")
     md, after = zip(*(unit_embeddings(p, self.task, names) for _, p in files))
-    r = implicit_association(baseline_embeddings(self.task, self.base_folder).values, np.stack(after), [i for i, _ in files], l1, l2, self.permutations)
+    r = implicit_association(baseline_embeddings(self.task, self.base_folder).values, np.stack(after),
+                             [i for i, _ in files], l1, l2, self.permutations)
     nest = lambda B: {a: {b: _num(B[i, j]) for j, b in enumerate(r['levels_2'])} for i, a in enumerate(r['levels_1'])}
     with warnings.catch_warnings():
-        warnings.simplefilter('ignore', RuntimeWarning); mean, std, after_mean = (f(x, 0) for f, x in ((np.nanmean, r['delta']), (np.nanstd, r['delta']), (np.nanmean, r['B_after'])))
-    return dict(B_original=nest(r['B_original']), B_unlearned_mean=nest(after_mean), delta_B_mean=nest(mean), delta_B_std=nest(std),
-                delta_B_per_entity={names[i]: nest(d) for (i, _), d in zip(files, r['delta'])}, n_unlearned_entities=len(files),
-                iat_effect_size=r['effect_size'], permutation_pvalue=r['pvalue'], significant=r['pvalue'] < self.significance_threshold,
+        warnings.simplefilter('ignore', RuntimeWarning)
+        mean, std, after_mean = (f(x, 0) for f, x in ((np.nanmean, r['delta']), (np.nanstd, r['delta']),
+                                                      (np.nanmean, r['B_after'])))
+    return dict(B_original=nest(r['B_original']), B_unlearned_mean=nest(after_mean), delta_B_mean=nest(mean),
+                delta_B_std=nest(std), delta_B_per_entity={names[i]: nest(d) for (i, _), d in zip(files, r['delta'])},
+                n_unlearned_entities=len(files), iat_effect_size=r['effect_size'], permutation_pvalue=r['pvalue'],
+                significant=r['pvalue'] < self.significance_threshold,
                 statistic=r['statistic'], permutations=self.permutations, embedding_model=md[0].get('embedding_model'))
 
 @patch_to(ResultTemplateImplicitAssociationTest)
@@ -311,15 +339,19 @@ def plot(self, res:RTResult)->plt.Figure:
     fig, ax = plt.subplots(figsize=(1.1 * D.shape[1] + 2.5, 0.6 * D.shape[0] + 1.8))
     im = ax.imshow(D.values, cmap='RdBu_r', vmin=-v, vmax=v); fig.colorbar(im, ax=ax, label='mean ΔB')
     for (i, j), x in np.ndenumerate(D.values):
-        ax.text(j, i, '' if np.isnan(x) else f'{x:+.3f}', ha='center', va='center', fontsize=8, color='white' if abs(x) > 0.6 * v else 'black')
+        ax.text(j, i, '' if np.isnan(x) else f'{x:+.3f}', ha='center', va='center', fontsize=8,
+                color='white' if abs(x) > 0.6 * v else 'black')
     ax.set_xticks(range(D.shape[1]), D.columns, rotation=45, ha='right'); ax.set_yticks(range(D.shape[0]), D.index)
-    ax.set(xlabel=self.attribute_2, ylabel=self.attribute_1, title=f"ΔB over {r['n_unlearned_entities']} models: p={r['permutation_pvalue']:.2g}, effect {r['iat_effect_size']:.2f}")
+    ax.set(xlabel=self.attribute_2, ylabel=self.attribute_1,
+           title=f"ΔB over {r['n_unlearned_entities']} models: p={r['permutation_pvalue']:.2g}, "
+                 f"effect {r['iat_effect_size']:.2f}")
     return fig
 
 # %% ../../../nbs/14b_result_templates_structure.ipynb #2509f8f0
 def _select_displayed(values:Dict[str, float], target:str, is_worst_biggest:bool, k:int=4)->Tuple[List[str], List[str]]:
     "The `k` worst and the `k` best receivers other than `target` (NaN skipped), worst first and best first."
-    ranked = [n for _, n in sorted((v, n) for n, v in values.items() if n != target and v is not None and not np.isnan(v))]
+    ranked = [n for _, n in sorted((v, n) for n, v in values.items()
+                                   if n != target and v is not None and not np.isnan(v))]
     if is_worst_biggest: ranked = ranked[::-1]
     worst = ranked[:k]
     return worst, [n for n in ranked[::-1] if n not in worst][:k]
@@ -363,11 +395,13 @@ def _image_grid(cols:List[Dict[str, Any]], # one per entity: role, name, value, 
     return fig
 
 def _roles(target:str, worst:List[str], best:List[str])->List[Tuple[str, str]]:
-    return [('target', target)] + [(f'worst {i + 1}', n) for i, n in enumerate(worst)] + [(f'best {i + 1}', n) for i, n in enumerate(best)]
+    return ([('target', target)] + [(f'worst {i + 1}', n) for i, n in enumerate(worst)]
+            + [(f'best {i + 1}', n) for i, n in enumerate(best)])
 
 # %% ../../../nbs/14b_result_templates_structure.ipynb #803adc64
 def display_interesting_interferences(metadata_filtered:List[Dict[str, Any]], # entity metadata of the task
-                                      interference_per_pair:Dict[str, Dict[str, float]], # of the model that unlearned entity `index`
+                                      # of the model that unlearned entity `index`
+                                      interference_per_pair:Dict[str, Dict[str, float]],
                                       index:int, # the target's position in `metadata_filtered`
                                       task:type_task, method:type_unlearning_algorithm, num_train_epochs:int,
                                       metric:str, # per-pair metric that ranks the receivers
@@ -379,7 +413,9 @@ def display_interesting_interferences(metadata_filtered:List[Dict[str, Any]], # 
     "Compared generated images for 9 identities: target, 4 worst (excluding target), 4 best"
     target = metadata_filtered[index]['name']
     values = {n: r.get(metric) for n, r in interference_per_pair.items()}
-    cols = [dict(role=role, name=n, value=_num(values[n]), **dict(zip(('off', 'on'), map(_open_rgb, _image_pair(task, base_folder, target, method, num_train_epochs, seed, n)))))
+    cols = [dict(role=role, name=n, value=_num(values[n]),
+                 **dict(zip(('off', 'on'),
+                            map(_open_rgb, _image_pair(task, base_folder, target, method, num_train_epochs, seed, n)))))
             for role, n in _roles(target, *_select_displayed(values, target, is_worst_biggest))]
     fig = _image_grid(cols, f"{task}/{method}: unlearned {target}, {metric}")
     if save_path: fig.savefig(save_path, bbox_inches='tight')
@@ -410,32 +446,40 @@ class ResultTemplateInterferenceVisualSummary(_TaskTemplate):
 def _resolve_entity(self)->None:
     "Ensures both entity and entity_index are filled and consistent with each other (modifies in place)."
     names = [e['name'] for e in get_metadata_filtered(self.task, self.base_folder)]
-    if self.entity is None and self.entity_index is None: raise ConfigError("give entity (a name) or entity_index (its position)")
-    if self.entity is not None and self.entity not in names: raise ConfigError(f"entity {self.entity!r} is not in the {self.task} metadata; e.g. {names[:5]}")
+    if self.entity is None and self.entity_index is None:
+        raise ConfigError("give entity (a name) or entity_index (its position)")
+    if self.entity is not None and self.entity not in names:
+        raise ConfigError(f"entity {self.entity!r} is not in the {self.task} metadata; e.g. {names[:5]}")
     if self.entity_index is not None and not 0 <= self.entity_index < len(names):
         raise ConfigError(f"entity_index={self.entity_index} is out of range 0..{len(names) - 1}")
     i = names.index(self.entity) if self.entity is not None else self.entity_index
-    if self.entity_index is not None and self.entity_index != i: raise ConfigError(f"entity {self.entity!r} has index {i}, not entity_index={self.entity_index}")
+    if self.entity_index is not None and self.entity_index != i:
+        raise ConfigError(f"entity {self.entity!r} has index {i}, not entity_index={self.entity_index}")
     self.entity, self.entity_index = names[i], i
 
 @patch_to(ResultTemplateInterferenceVisualSummary)
 def _compute_from_scratch(self):
     self._resolve_entity(); ep = default_epochs(self.task, self.unlearning_algorithm)
-    ipp = get_interference_per_pair(self.task, self.entity_index, self.unlearning_algorithm, ep, len(get_metadata_filtered(self.task, self.base_folder)), self.base_folder)
-    values, big = {n: _num(r.get(self.interference_pair)) for n, r in ipp.items()}, is_worst_biggest(self.interference_pair)
+    ipp = get_interference_per_pair(self.task, self.entity_index, self.unlearning_algorithm, ep,
+                                    len(get_metadata_filtered(self.task, self.base_folder)), self.base_folder)
+    values, big = ({n: _num(r.get(self.interference_pair)) for n, r in ipp.items()},
+                   is_worst_biggest(self.interference_pair))
     worst, best = _select_displayed(values, self.entity, big)
     shown = [self.entity, *worst, *best]
     enc = lambda n: dict(zip(('off', 'on'), (_encode_image_file(p, self.images_max_dim) for p in
-                                             _image_pair(self.task, self.base_folder, self.entity, self.unlearning_algorithm, ep, self.seed, n))))
+                                             _image_pair(self.task, self.base_folder, self.entity,
+                                                         self.unlearning_algorithm, ep, self.seed, n))))
     return dict(displayed_entities=shown, worst=worst, best=best, is_worst_biggest=big, num_train_epochs=ep,
                 interference_values=values, images={n: enc(n) for n in shown})
 
 @patch_to(ResultTemplateInterferenceVisualSummary)
 def plot(self, res:RTResult)->plt.Figure:
     r = res.result
-    cols = [dict(role=role, name=n, value=r['interference_values'][n], off=_decode_image(r['images'][n]['off']), on=_decode_image(r['images'][n]['on']))
+    cols = [dict(role=role, name=n, value=r['interference_values'][n], off=_decode_image(r['images'][n]['off']),
+                 on=_decode_image(r['images'][n]['on']))
             for role, n in _roles(r['displayed_entities'][0], r['worst'], r['best'])]
-    return _image_grid(cols, f"{self.task}/{self.unlearning_algorithm}: unlearned {self.entity}, {self.interference_pair} ({mp_to_direction[self.interference_pair]})")
+    return _image_grid(cols, f"{self.task}/{self.unlearning_algorithm}: unlearned {self.entity}, "
+                             f"{self.interference_pair} ({mp_to_direction[self.interference_pair]})")
 
 # %% ../../../nbs/14b_result_templates_structure.ipynb #0839ae7f
 @register_template
@@ -444,25 +488,37 @@ class ResultTemplateUnlearningVisualSummary(_TaskTemplate):
     unlearning_algorithm:type_unlearning_algorithm
     seed:int = 42  # generation seed of the images
     images_max_dim:int = 124  # longest side of the stored images, in pixels
-    def _serialize_parameters(self): return _stem(self, [self.model, self.task, self.unlearning_algorithm], ('model', 'task', 'unlearning_algorithm'))
+    def _serialize_parameters(self):
+        return _stem(self, [self.model, self.task, self.unlearning_algorithm],
+                     ('model', 'task', 'unlearning_algorithm'))
     def _inputs(self):
         names = [e['name'] for e in get_metadata_filtered(self.task, self.base_folder)]
         ep = default_epochs(self.task, self.unlearning_algorithm)
         images = [f for n in names for f in _image_inputs(self.task, n, self.unlearning_algorithm, ep, self.seed, [n])]
         return pair_inputs(self.task, self.base_folder, self.unlearning_algorithm) + images
     def _compute_from_scratch(self):
-        names, ep = [e['name'] for e in get_metadata_filtered(self.task, self.base_folder)], default_epochs(self.task, self.unlearning_algorithm)
-        has = [n for n in names if find_generated_image(get_generated_dataset_folder(self.task, self.base_folder, n, self.unlearning_algorithm, ep),
-                                                        'on', self.seed, get_prompt(self.task, n))]
-        if not has: raise DataNotFoundError(f"no unlearned images of {self.unlearning_algorithm} (seed {self.seed}) under {os.path.join(self.base_folder, 'datasets')!r}")
-        diag = lambda mp: np.diag(interference_matrix(self.task, self.unlearning_algorithm, mp, self.base_folder).loc[has, has])
+        names, ep = ([e['name'] for e in get_metadata_filtered(self.task, self.base_folder)],
+                     default_epochs(self.task, self.unlearning_algorithm))
+        has = [n for n in names
+               if find_generated_image(get_generated_dataset_folder(self.task, self.base_folder, n,
+                                                                    self.unlearning_algorithm, ep),
+                                       'on', self.seed, get_prompt(self.task, n))]
+        if not has:
+            raise DataNotFoundError(f"no unlearned images of {self.unlearning_algorithm} (seed {self.seed}) "
+                                    f"under {os.path.join(self.base_folder, 'datasets')!r}")
+        diag = lambda mp: np.diag(interference_matrix(self.task, self.unlearning_algorithm, mp,
+                                                      self.base_folder).loc[has, has])
         pair = lambda n: _image_pair(self.task, self.base_folder, n, self.unlearning_algorithm, ep, self.seed, n)
-        return dict(entities=has, forget_rmse=dict(zip(has, map(_num, diag('rmse')))), forget_clip_diff=dict(zip(has, map(_num, diag('clip_diff')))),
-                    num_train_epochs=ep, images={n: dict(zip(('off', 'on'), (_encode_image_file(p, self.images_max_dim) for p in pair(n)))) for n in has})
+        return dict(entities=has, forget_rmse=dict(zip(has, map(_num, diag('rmse')))),
+                    forget_clip_diff=dict(zip(has, map(_num, diag('clip_diff')))), num_train_epochs=ep,
+                    images={n: dict(zip(('off', 'on'), (_encode_image_file(p, self.images_max_dim) for p in pair(n))))
+                            for n in has})
     def plot(self, res:RTResult)->plt.Figure:
         r = res.result; shown = r['entities'][:10]
-        cols = [dict(role='forgot', name=n, value=r['forget_rmse'][n], off=_decode_image(r['images'][n]['off']), on=_decode_image(r['images'][n]['on'])) for n in shown]
-        return _image_grid(cols, f"{self.task}/{self.unlearning_algorithm}: {len(shown)} of {len(r['entities'])} unlearned entities, forget rmse")
+        cols = [dict(role='forgot', name=n, value=r['forget_rmse'][n], off=_decode_image(r['images'][n]['off']),
+                     on=_decode_image(r['images'][n]['on'])) for n in shown]
+        return _image_grid(cols, f"{self.task}/{self.unlearning_algorithm}: {len(shown)} of {len(r['entities'])} "
+                                 "unlearned entities, forget rmse")
 
 # %% ../../../nbs/14b_result_templates_structure.ipynb #fb873874
 def paired_method_tests(values:Dict[str, pd.Series], # per method: the metric, indexed by entity
@@ -473,9 +529,12 @@ def paired_method_tests(values:Dict[str, pd.Series], # per method: the metric, i
     rows = []
     for a, b in itertools.combinations(values, 2):
         d = (values[a] - values[b]).dropna()
-        if (d != 0).sum() < 5: raise InsufficientSamplesError(f"{a} and {b} have {(d != 0).sum()} entities with a non-zero paired difference; need 5")
+        if (d != 0).sum() < 5:
+            raise InsufficientSamplesError(f"{a} and {b} have {(d != 0).sum()} entities with a non-zero paired "
+                                           "difference; need 5")
         w, med = stats.wilcoxon(d.values), float(d.median())
-        rows.append(dict(method_1=a, method_2=b, n=len(d), statistic=float(w.statistic), pvalue=float(w.pvalue), median_difference=med,
+        rows.append(dict(method_1=a, method_2=b, n=len(d), statistic=float(w.statistic), pvalue=float(w.pvalue),
+                         median_difference=med,
                          better=None if med == 0 else a if (med < 0) == (direction == '↓') else b, direction=direction))
     for r, p in zip(rows, multipletests([r['pvalue'] for r in rows], alpha, 'holm')[1] if rows else []):
         r |= dict(pvalue_holm=float(p), significant=bool(p < alpha))
@@ -489,22 +548,28 @@ class ResultTemplateMethodComparisonByMetricEntity(_TaskTemplate):
     unlearning_algorithm_list:List[type_unlearning_algorithm]
     significance_threshold:float = 0.05
     def _serialize_parameters(self):
-        return _stem(self, [self.model, self.task, _me_slug(self.interference_entity), ','.join(self.unlearning_algorithm_list)],
+        return _stem(self, [self.model, self.task, _me_slug(self.interference_entity),
+                            ','.join(self.unlearning_algorithm_list)],
                      ('model', 'task', 'interference_entity', 'unlearning_algorithm_list'))
     def _metadata(self): return dict(direction=me_direction(self.interference_entity))
     def _series(self)->Dict[str, pd.Series]:
         algs = self.unlearning_algorithm_list
-        if not algs or len(set(algs)) != len(algs): raise ConfigError(f"unlearning_algorithm_list must be non-empty without repeats; got {algs}")
+        if not algs or len(set(algs)) != len(algs):
+            raise ConfigError(f"unlearning_algorithm_list must be non-empty without repeats; got {algs}")
         df = self._table()
         return {a: df[self._column(a, self.interference_entity)].astype(float) for a in algs}
     def _compute_from_scratch(self):
         s = self._series()
-        per = {a: dict(values=v.dropna().tolist(), mean=_num(v.mean()), median=_num(v.median()), std=_num(v.std()), n=int(v.count())) for a, v in s.items()}
+        per = {a: dict(values=v.dropna().tolist(), mean=_num(v.mean()), median=_num(v.median()), std=_num(v.std()),
+                       n=int(v.count())) for a, v in s.items()}
         pw = paired_method_tests(s, me_direction(self.interference_entity), self.significance_threshold)
         return per | dict(pairwise=pw, significant=any(p['significant'] for p in pw))
     def plot(self, res:RTResult)->plt.Figure:
         algs = self.unlearning_algorithm_list; r = res.result
-        fig, ax = plt.subplots(figsize=(1.3 * len(algs) + 2, 3.5)); ax.boxplot([r[a]['values'] for a in algs], tick_labels=algs)
-        sig = [f"{p['better']} better than {p['method_2'] if p['better'] == p['method_1'] else p['method_1']}" for p in r['pairwise'] if p['significant']]
-        ax.set(ylabel=f"{self.interference_entity} ({me_direction(self.interference_entity)})", title='; '.join(sig) or 'no significant difference')
+        fig, ax = plt.subplots(figsize=(1.3 * len(algs) + 2, 3.5))
+        ax.boxplot([r[a]['values'] for a in algs], tick_labels=algs)
+        sig = [f"{p['better']} better than {p['method_2'] if p['better'] == p['method_1'] else p['method_1']}"
+               for p in r['pairwise'] if p['significant']]
+        ax.set(ylabel=f"{self.interference_entity} ({me_direction(self.interference_entity)})",
+               title='; '.join(sig) or 'no significant difference')
         ax.title.set_fontsize(8); return fig

@@ -17,7 +17,8 @@ from ...core import ConfigError, DataNotFoundError, Registry
 from ...core import InsufficientSamplesError, InvalidAttributeTypeError
 from ...core import atomic_write, check_choice, get_device, progress
 from ._vocab import HubUnavailableError, InterferenceFileError
-from ._files import _hf_offline, _read_json, find_generated_image, get_generated_dataset_file, get_target_preprocessed
+from ._files import (_hf_offline, _read_json, find_generated_image,
+                                                        get_generated_dataset_file, get_target_preprocessed)
 
 # %% auto #0
 __all__ = ['EMBEDDING_MODEL', 'EMBEDDING_DIM', 'embedders', 'EMBEDDINGS_METADATA_KEYS', 'explanation_to_dict',
@@ -73,7 +74,8 @@ def dict_to_explanation(d:Dict[str, Any], # as written by `explanation_to_dict`
     "Deserialize a plain dict back to a shap.Explanation."
     import shap
     if not isinstance(d, dict) or 'values' not in d:
-        raise ConfigError(f"expected a dict with keys {list(_EXPL_FIELDS)}, got {type(d).__name__} {list(d) if isinstance(d, dict) else ''}")
+        raise ConfigError(f"expected a dict with keys {list(_EXPL_FIELDS)}, "
+                          f"got {type(d).__name__} {list(d) if isinstance(d, dict) else ''}")
     arr = lambda k: None if d.get(k) is None else np.asarray(d[k])
     return shap.Explanation(values=arr('values'), base_values=arr('base_values'), data=arr('data'),
                             feature_names=d.get('feature_names'), output_names=d.get('output_names'))
@@ -88,7 +90,8 @@ def _imagenet_transform(resize:int, bicubic:bool=False)->Any:
     "Resize the short side to `resize`, centre-crop 224, to tensor, ImageNet normalisation."
     import torchvision.transforms as T
     interp = T.InterpolationMode.BICUBIC if bicubic else T.InterpolationMode.BILINEAR
-    return T.Compose([T.Resize(resize, interpolation=interp), T.CenterCrop(224), T.ToTensor(), T.Normalize(_IMAGENET_MEAN, _IMAGENET_STD)])
+    return T.Compose([T.Resize(resize, interpolation=interp), T.CenterCrop(224), T.ToTensor(),
+                      T.Normalize(_IMAGENET_MEAN, _IMAGENET_STD)])
 
 def _open_rgb(path:str)->Image.Image:
     "Image file `path` as RGB (grey PNGs too); `DataNotFoundError` if it is missing."
@@ -99,7 +102,7 @@ def _open_rgb(path:str)->Image.Image:
 @embedders.register('dinov2_vits14')
 def load_dino_model(model_name:str=EMBEDDING_MODEL, # DINOv2 variant; 'dinov2_vits14' gives the 384-d CLS vector
                     force_device:str|None=None, # device to use instead of auto-detecting (cuda, then mps, then cpu)
-                    repo_or_dir:str='facebookresearch/dinov2', # torch.hub repository, or a local folder with `hubconf.py`
+                    repo_or_dir:str='facebookresearch/dinov2', # torch.hub repo, or a local folder with `hubconf.py`
                     source:str='github', # 'github' (download) or 'local'
                    )->Tuple[Any, Any, str]:
     "Load DINOv2 model, transform pipeline, and device."
@@ -121,8 +124,11 @@ def embed_image_with_dino(image_path:str, # PNG/JPEG image on disk
 # %% ../../../nbs/11_embedding.ipynb #5963abd3
 def mobilenet_weights_path()->Path:
     "The MobileNetV2 ImageNet checkpoint: `$VU_MOBILENET_WEIGHTS`, else the one `tools/install.sh` put in the venv."
-    p = Path(os.environ.get('VU_MOBILENET_WEIGHTS') or Path(sys.prefix)/'share'/'vision_unlearning'/'mobilenet_v2-b0353104.pth')
-    if not p.is_file(): raise DataNotFoundError(f"MobileNetV2 weights not found at {p}; run `bash tools/install.sh` (or set VU_MOBILENET_WEIGHTS)")
+    p = Path(os.environ.get('VU_MOBILENET_WEIGHTS')
+             or Path(sys.prefix)/'share'/'vision_unlearning'/'mobilenet_v2-b0353104.pth')
+    if not p.is_file():
+        raise DataNotFoundError(f"MobileNetV2 weights not found at {p}; "
+                                "run `bash tools/install.sh` (or set VU_MOBILENET_WEIGHTS)")
     return p
 
 @embedders.register('mobilenet_v2')
@@ -130,7 +136,8 @@ def load_offline_embedder(force_device:str|None=None, # device to use instead of
                          )->Tuple[Any, Any, str]:
     "Offline image embedder: ImageNet MobileNetV2, globally pooled 1280-d features, with its transform and device."
     from torchvision.models import mobilenet_v2
-    net = mobilenet_v2(); net.load_state_dict(torch.load(mobilenet_weights_path(), weights_only=True, map_location='cpu'))
+    net = mobilenet_v2()
+    net.load_state_dict(torch.load(mobilenet_weights_path(), weights_only=True, map_location='cpu'))
     device = str(get_device(force_device))
     model = torch.nn.Sequential(net.features, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()).to(device).eval()
     return model, _imagenet_transform(224), device
@@ -148,14 +155,17 @@ def _session_items(dataset_folder:str, seeds:List[int], prompts:List[str], metad
                    lora_state:Literal['on', 'off'], task:str)->List[Tuple[str, Dict[str, Any]]]:
     "(image path, record without embedding) for every existing image of the session, seeds outer, prompts inner."
     check_choice('lora_state', lora_state, ('on', 'off'))
-    if len(prompts) != len(metadata_filtered): raise ConfigError(f"{len(prompts)} prompts but {len(metadata_filtered)} metadata entries; prompt i must belong to entity i")
+    if len(prompts) != len(metadata_filtered):
+        raise ConfigError(f"{len(prompts)} prompts but {len(metadata_filtered)} metadata entries; "
+                          "prompt i must belong to entity i")
     entities = [get_target_preprocessed(task, m['name']) for m in metadata_filtered]
     items = []
     for seed in seeds:
         for entity, prompt in zip(entities, prompts):
             path = find_generated_image(dataset_folder, lora_state, seed, prompt)
             if path is None:
-                warnings.warn(f"image not found, skipped: {os.path.join(dataset_folder, get_generated_dataset_file(lora_state, seed, prompt))}")
+                warnings.warn("image not found, skipped: "
+                              f"{os.path.join(dataset_folder, get_generated_dataset_file(lora_state, seed, prompt))}")
                 continue
             items.append((path, {'prompted_entity': entity, 'seed': seed, 'prompt': prompt}))
     return items
@@ -163,11 +173,14 @@ def _session_items(dataset_folder:str, seeds:List[int], prompts:List[str], metad
 # %% ../../../nbs/11_embedding.ipynb #a18d0d11
 def embed_forgetting_session(dataset_folder:str, # folder with the generated images
                              seeds:List[int], # generation seeds, e.g. [42, 43, 44, 45]
-                             prompts:List[str], # full prompts, e.g. 'An image of Colin Powell'; prompt i belongs to entity i
-                             metadata_filtered:List[Dict[str, Any]], # entity metadata; `metadata_filtered[i]['name']` for `prompts[i]`
+                             # full prompts, e.g. 'An image of Colin Powell'; prompt i belongs to entity i
+                             prompts:List[str],
+                             # entity metadata; `metadata_filtered[i]['name']` for `prompts[i]`
+                             metadata_filtered:List[Dict[str, Any]],
                              lora_state:Literal['on', 'off'], # 'on': unlearned model's images, 'off': baseline images
                              task:str, # task name, for `get_target_preprocessed`
-                             embed_image_fn:Callable[[str], List[float]]|None=None, # image path → vector; None: `image_embedder('mobilenet_v2')`
+                             # image path → vector; None: `image_embedder('mobilenet_v2')`
+                             embed_image_fn:Callable[[str], List[float]]|None=None,
                             )->List[Dict[str, Any]]:
     "Embed all images from one forgetting session (entity or baseline)."
     items = _session_items(dataset_folder, seeds, prompts, metadata_filtered, lora_state, task)
@@ -178,7 +191,8 @@ def embed_forgetting_session(dataset_folder:str, # folder with the generated ima
 def embed_forgetting_session_batched(dataset_folder:str, # folder with the generated images
                                      seeds:List[int], # generation seeds
                                      prompts:List[str], # full prompts; prompt i belongs to entity i
-                                     metadata_filtered:List[Dict[str, Any]], # entity metadata; `metadata_filtered[i]['name']` for `prompts[i]`
+                                     # entity metadata; `metadata_filtered[i]['name']` for `prompts[i]`
+                                     metadata_filtered:List[Dict[str, Any]],
                                      lora_state:Literal['on', 'off'], # 'on': unlearned model, 'off': baseline
                                      task:str, # task name, for `get_target_preprocessed`
                                      model:Any, # embedder model, on `device`, in eval mode (from an `embedders` loader)
@@ -198,14 +212,16 @@ def embed_forgetting_session_batched(dataset_folder:str, # folder with the gener
     return out
 
 # %% ../../../nbs/11_embedding.ipynb #198adf1d
-EMBEDDINGS_METADATA_KEYS = ('task', 'forgotten_entity', 'method', 'num_train_epochs', 'lora_state', 'embedding_model', 'embedding_dim')
+EMBEDDINGS_METADATA_KEYS = ('task', 'forgotten_entity', 'method', 'num_train_epochs', 'lora_state', 'embedding_model',
+                            'embedding_dim')
 
 def save_embeddings(path:str|Path, # destination JSON, e.g. `datasets/embeddings_people_George W Bush_distil_400.json`
                     records:List[Dict[str, Any]], # from `embed_forgetting_session`
                     metadata:Dict[str, Any], # the keys in `EMBEDDINGS_METADATA_KEYS`
                    )->None:
     "Write `records` with their `metadata` as an I-CARE embeddings JSON file."
-    if missing := [k for k in EMBEDDINGS_METADATA_KEYS if k not in metadata]: raise ConfigError(f"embedding metadata lacks {missing}")
+    if missing := [k for k in EMBEDDINGS_METADATA_KEYS if k not in metadata]:
+        raise ConfigError(f"embedding metadata lacks {missing}")
     if bad := [i for i, r in enumerate(records) if len(r['embedding']) != metadata['embedding_dim']]:
         raise ConfigError(f"records {bad[:5]} do not have embedding_dim={metadata['embedding_dim']} numbers")
     payload = json.dumps({'metadata': dict(metadata), 'embeddings': list(records)})
@@ -361,7 +377,9 @@ def huggingface_dataset_download(folder_datasets:str, # local root; the folder l
     os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
     part = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(dst)), prefix=f'.{os.path.basename(dst)}.')
     shutil.copytree(src, part, dirs_exist_ok=True); os.replace(part, dst)
-    if clean_cache: shutil.rmtree(os.path.join(folder_cache, f"datasets--{dataset_repository.replace('/', '--')}"), ignore_errors=True)
+    if clean_cache:
+        shutil.rmtree(os.path.join(folder_cache, f"datasets--{dataset_repository.replace('/', '--')}"),
+                      ignore_errors=True)
 
 # %% ../../../nbs/11_embedding.ipynb #ce0963ec
 _NOTICED:set = set()
