@@ -18,8 +18,8 @@ from ..splits import make_split
 from ..unlearning import RetrainConfig
 from ..metrics.klom import GROUPS, KlomResult, klom, plot_point
 from ..metrics.registry import Outputs, compute_metric
-from .setting import (ForgetSetSpec, MethodSpec, Row, Setting, SettingData, row_logits,
-                                                   rows, seed_methods)
+from .setting import (ForgetSetSpec, MethodSpec, Row, Setting, SettingData, make_rows,
+                                                   row_logits, rows, seed_methods)
 
 # %% auto #0
 __all__ = ['KLOM_FORGET_SETS', 'DEFAULT_SETTING', 'KlomSetting', 'klom_data', 'role_outputs', 'role_margins', 'KlomRun',
@@ -104,6 +104,7 @@ class KlomRun:
 def klom_forget_set(run:KlomRun, forget:str, store:ArtifactStore|None=None, **klom_kw):
     "Compute (or read) every row of forget set `forget` into `run`."
     s, d = run.setting, run.data
+    make_rows(s, d, d.zoo(s, store), forget, run.n)   # every model of the forget set, rows side by side
     oracle = role_outputs(s, forget, 'oracle', run.n, d, store); run.oracle[forget] = oracle.margins()
     for label in rows(s):
         out = role_outputs(s, forget, label, run.n, d, store); run.margins[(forget, label)] = out.margins()

@@ -4,6 +4,7 @@
 
 # %% ../../nbs/05_experiment.ipynb #08bd08b3
 from __future__ import annotations
+import concurrent.futures as cf
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -19,7 +20,7 @@ from ..zoo import ModelSpec, ModelZoo
 
 # %% auto #0
 __all__ = ['RESERVED_ROWS', 'ForgetSetSpec', 'MethodSpec', 'RoleSeeds', 'Setting', 'Row', 'rows', 'seed_methods', 'SettingData',
-           'row_specs', 'row_models', 'row_logits']
+           'row_specs', 'row_models', 'row_logits', 'make_rows']
 
 # %% ../../nbs/05_experiment.ipynb #0a855250
 class ForgetSetSpec(Config):
@@ -161,3 +162,22 @@ def row_models(s:Setting, d:SettingData, zoo:ModelZoo, row:Row|str, forget:str, 
 def row_logits(s:Setting, d:SettingData, zoo:ModelZoo, row:Row|str, forget:str, n:int)->torch.Tensor:
     "Logits (n × points × classes) of the models of `row` on the evaluation points, made and cached as needed."
     return zoo.logits(row_models(s, d, zoo, row, forget, n), d.x, desc=f"{s.name}/{forget}: logits")
+
+# %% ../../nbs/05_experiment.ipynb #a7c1e2d1
+def make_rows(s:Setting, d:SettingData, zoo:ModelZoo, forget:str, n:int,
+              roles:list|None=None, # `Row`s, labels of `rows(s)`, or roles ('oracle', ...); default 'oracle' + every row
+             )->dict[str, list[ModelSpec]]:
+    "The specs of every row in `roles` for forget set `forget`, the missing models made first (rows side by side)."
+    table = rows(s); roles = ['oracle', *table.values()] if roles is None else list(roles)
+    for r in roles:
+        if isinstance(r, str): check_choice('row', r, ['oracle', 'original', 'independent', *table])
+    roles = [table.get(r, r) if isinstance(r, str) else r for r in roles]
+    for r in roles: row_specs(s, d, zoo, r, forget, n)   # every forget set and parameter checked before anything is made
+    make = lambda r: row_models(s, d, zoo, r, forget, n)
+    make(table['Original'])                              # the parents of every method row, made once
+    rest = [r for r in roles if r not in (table['Original'], 'original')]
+    if zoo.workers == 1: list(map(make, rest))
+    else:
+        with cf.ThreadPoolExecutor(max(1, len(rest))) as ex: list(ex.map(make, rest))
+    return {r if isinstance(r, str) else r.label: row_specs(s, d, zoo, r, forget, n) for r in roles}
+
