@@ -1,7 +1,7 @@
 """Experiment-layer benchmark: how fast the zoo makes every model of a KLOM setting's rows, cold (an empty store) and
 warm (everything read back), per device, engine and chunk size, with models per minute side by side.
 
-    python benchmarks/experiment.py                        # CPU: the loop engine, n = 4 models per row, 1 and 2 workers
+    python benchmarks/experiment.py                        # CPU: the loop engine, n = 2 models per row, 1 and N workers
     python benchmarks/experiment.py --device cuda --n 16   # adds GPU rows (vmap, chunks of 8 and of 64)
 
 The setting is the default KLOM setting of `20b_klom_benchmark` (Fashion-MNIST, 2,000 training images, CNN (4, 8),
@@ -50,7 +50,7 @@ def p95_forget(m:dict, d)->pd.Series:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--device', default='cpu'); p.add_argument('--n', type=int, default=4)
+    p.add_argument('--device', default='cpu'); p.add_argument('--n', type=int, default=2)
     a = p.parse_args()
     d = klom_data(DEFAULT_SETTING)
     half, cores = max(1, a.n // 2), default_workers('cpu')

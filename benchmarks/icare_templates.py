@@ -78,11 +78,11 @@ def main():
                            dict(implementation='speed-up', seconds=round(loop / vec, 1))]), '.3f'))
     # a cached answer is keyed by the digest of every file it reads: hashed once, then reused while (inode, size, mtime,
     # ctime) stay the same and the file is older than 2 s
-    from vision_unlearning.benchmarks.I_care import metadata as meta
+    from vision_unlearning.benchmarks.I_care import _files   # the content-digest cache of the readers
     keys = []
     for name in ('MetricMetricAlignment', 'InterferenceMatrix', 'InterferenceVisualSummary'):
         rt = I.rt_name_to_class[name](**templates(folder, names)[name])
-        meta._DIGESTS.clear(); cold, _ = timed(rt.inputs_fingerprint, 1)
+        _files._DIGESTS.clear(); cold, _ = timed(rt.inputs_fingerprint, 1)
         warm, _ = timed(rt.inputs_fingerprint, 3)
         keys.append(dict(template=name, input_files=len(rt.inputs()), hashing_s=round(cold, 4), reusing_s=round(warm, 4)))
     print("\nCache key of a template: the digest of its input files, hashed, then reused:")

@@ -5,7 +5,7 @@ CPU's kernels (AVX-512, AVX2, ...), so it is reported, not checked; 03_unlearnin
 
     python benchmarks/unlearning.py                  # CPU, K = 8
     python benchmarks/unlearning.py --device cuda    # on a GPU machine
-    python benchmarks/unlearning.py --k 32 --retain 4000
+    python benchmarks/unlearning.py --k 32 --retain 4000   # larger
 
 Data: a Fashion-MNIST slice (retain / forget), models: `SmallCNN` (16, 32). Every method runs with its default
 hyperparameters, except `retrain`, which runs 2 epochs here (its default is the seed's 30) so that it is timed on the
@@ -28,7 +28,7 @@ def max_weight_diff(a:list, b:list)->float:
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--device', default='cpu'); p.add_argument('--k', type=int, default=8)
-    p.add_argument('--retain', type=int, default=1000); p.add_argument('--forget', type=int, default=100)
+    p.add_argument('--retain', type=int, default=500); p.add_argument('--forget', type=int, default=100)
     p.add_argument('--repeats', type=int, default=1); p.add_argument('--methods', default=','.join(unlearning_methods))
     a = p.parse_args()
     d = load_fashion_mnist('train'); idx = np.random.default_rng(0).permutation(len(d))

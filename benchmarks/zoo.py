@@ -1,4 +1,4 @@
-"""Zoo benchmark: size vs accuracy of the small-CNN family, loop vs vectorized ensemble for K = 1, 8, 32 models, and the
+"""Zoo benchmark: size vs accuracy of the small-CNN family, loop vs vectorized ensemble for K = 1 and 8 models, and the
 achieved GFLOP/s of a training step against a large matrix product on the same device. Every model is trained by
 `train_from_scratch` with the benchmark's recipe (`ZooBenchConfig.recipe`, a `RetrainConfig`).
 
@@ -16,9 +16,11 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--device', default='cpu', help="'cpu', 'cuda' or 'mps'")
     p.add_argument('--recompute', action='store_true', help='measure again even if a result is stored')
-    p.add_argument('--ks', default='1,8,32', help='ensemble sizes, comma separated')
+    p.add_argument('--ks', default=None, help="ensemble sizes, comma separated (default: ZooBenchConfig's, the ones "
+                   '02b_zoo measured, so that its stored result is read)')
     a = p.parse_args()
-    cfg = ZooBenchConfig(device=a.device, ks=tuple(int(k) for k in a.ks.split(',')))
+    ks = {} if a.ks is None else dict(ks=tuple(int(k) for k in a.ks.split(',')))
+    cfg = ZooBenchConfig(device=a.device, **ks)
     r = zoo_benchmark(cfg, recompute_if_exists=a.recompute)
     print(f"device: {r['device_name']}, torch threads: {r['threads']}")
     print(f"recipe: {cfg.recipe!r} (each candidate sets its epochs)\n")

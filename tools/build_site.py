@@ -88,6 +88,7 @@ def _proc_one(args)->str|None:
     src, dst = map(Path, args)
     os.chdir(ROOT)                                       # nbdev finds settings.ini from the working directory
     os.environ['IN_TEST'] = '1'
+    os.environ['VU_WORKERS'] = '1'                        # a zoo in a cell nbdev runs makes its models in this process
     try:
         from execnb.nbio import read_nb, write_nb
         from nbdev.processors import FilterDefaults

@@ -136,11 +136,12 @@ def load_models(model_cfg:CNNConfig, states:Sequence[dict], device:str|None='aut
 def predict_logits(model_cfg:CNNConfig, # architecture of the models
                    states:Sequence[dict], # K `state_dict`s
                    x:torch.Tensor, # N images (uint8 or float)
-                   batch_size:int=4096, # images per forward pass
+                   batch_size:int|None=None, # images per forward pass; default 512 on the CPU, 4096 elsewhere
                    device:str|None='auto',
                   )->torch.Tensor:
     "Logits of K models on N images, K×N×C (float32, on the CPU)."
     dev = get_device(device); models = load_models(model_cfg, states, dev)
+    batch_size = batch_size or (512 if dev.type == 'cpu' else 4096)   # CPU: activations that stay in the cache
     out = torch.empty(len(models), len(x), model_cfg.n_classes)
     for i in range(0, len(x), batch_size):
         xb = as_inputs(x[i:i + batch_size], dev)

@@ -127,10 +127,18 @@ def default_workers(device:str|None='auto')->int:
 
 _pools: dict[int, cf.ProcessPoolExecutor] = {}
 
+def _orphan_guard(parent:int):
+    "A worker's initializer: exit as soon as the process that started the pool is gone (it may end without a word)."
+    def watch():
+        while os.getppid() == parent: time.sleep(1)
+        os._exit(0)
+    threading.Thread(target=watch, daemon=True).start()
+
 def _pool(workers:int)->cf.ProcessPoolExecutor:
     "The pool of `workers` spawned processes that zoos share: started on first use, again if a worker died."
     if (p := _pools.get(workers)) is None or getattr(p, '_broken', False):
-        p = _pools[workers] = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn'))
+        p = _pools[workers] = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn'),
+                                                     initializer=_orphan_guard, initargs=(os.getpid(),))
     return p
 
 
