@@ -4,6 +4,7 @@
 
 # %% ../nbs/02_models.ipynb #7094c039
 from __future__ import annotations
+from contextlib import contextmanager
 import math, threading
 from typing import Literal, Sequence
 
@@ -14,7 +15,7 @@ from pydantic import Field, model_validator
 from .core import Config, ConfigError, NonFiniteError, get_device
 
 # %% auto #0
-__all__ = ['CHECK_EVERY', 'CNNConfig', 'ResBlock', 'SmallCNN', 'build_model', 'n_params', 'batch_stream', 'as_inputs',
+__all__ = ['CHECK_EVERY', 'CNNConfig', 'ResBlock', 'SmallCNN', 'build_model', 'seeded', 'n_params', 'batch_stream', 'as_inputs',
            'watch_losses', 'check_finite_state', 'load_models', 'predict_logits', 'margins', 'accuracy']
 
 # %% ../nbs/02_models.ipynb #d31e5c2d
@@ -66,9 +67,14 @@ def build_model(cfg:CNNConfig, # architecture
                 seed:int, # initialisation seed
                )->SmallCNN:
     "A freshly initialised `SmallCNN`; the same `seed` gives the same weights (also when threads build models at once)."
-    with _init_lock, torch.random.fork_rng(devices=[]): torch.manual_seed(seed); return SmallCNN(cfg)
+    with seeded(seed): return SmallCNN(cfg)
 
 _init_lock = threading.Lock()   # torch's initialisers draw from the global generator: one model at a time
+
+@contextmanager
+def seeded(seed:int):
+    "Inside: torch's global generator seeded with `seed`, for one thread at a time; outside, as it was before."
+    with _init_lock, torch.random.fork_rng(devices=[]): torch.manual_seed(seed); yield
 
 def n_params(model:nn.Module)->int:
     "Number of trainable parameters."

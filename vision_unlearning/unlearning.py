@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 from .core import (Config, ConfigError, InsufficientSamplesError, NonFiniteError, Registry,
                                     check_choice, get_device, progress)
 from .data import ImageData, check_images
-from .models import SmallCNN, as_inputs, batch_stream, check_finite_state, watch_losses
+from .models import SmallCNN, as_inputs, batch_stream, check_finite_state, seeded, watch_losses
 
 # %% auto #0
 __all__ = ['Pair', 'Models', 'Engine', 'unlearning_methods', 'check_labels', 'as_data', 'task_loss', 'distill_kl',
@@ -225,8 +225,7 @@ def run_phases(models:Sequence[nn.Module], # K trained models of one architectur
     seeds = [cfg.seed + k for k in range(len(models))]
     if reinit:
         for m, s in zip(models, seeds):
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(s)
+            with seeded(s):   # one thread at a time: the initialisers draw from the global generator
                 for mod in m.modules():
                     if hasattr(mod, 'reset_parameters'): mod.reset_parameters()
     params, buffers = stack_module_state(models)
