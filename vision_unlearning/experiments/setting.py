@@ -172,12 +172,14 @@ def make_rows(s:Setting, d:SettingData, zoo:ModelZoo, forget:str, n:int,
     for r in roles:
         if isinstance(r, str): check_choice('row', r, ['oracle', 'original', 'independent', *table])
     roles = [table.get(r, r) if isinstance(r, str) else r for r in roles]
-    for r in roles: row_specs(s, d, zoo, r, forget, n)   # every forget set and parameter checked before anything is made
+    # every forget set and parameter checked before anything is made
+    specs = {r if isinstance(r, str) else r.label: row_specs(s, d, zoo, r, forget, n) for r in roles}
     make = lambda r: row_models(s, d, zoo, r, forget, n)
-    make(table['Original'])                              # the parents of every method row, made once
-    rest = [r for r in roles if r not in (table['Original'], 'original')]
+    parents = table['Original']
+    if any(getattr(r, 'role', r) in ('original', 'method') for r in roles): make(parents)   # made once, before the methods
+    rest = [r for r in roles if r not in (parents, 'original')]
     if zoo.workers == 1: list(map(make, rest))
     else:
         with cf.ThreadPoolExecutor(max(1, len(rest))) as ex: list(ex.map(make, rest))
-    return {r if isinstance(r, str) else r.label: row_specs(s, d, zoo, r, forget, n) for r in roles}
+    return specs
 
