@@ -19,8 +19,9 @@ from .data import ImageData, check_indices
 
 # %% auto #0
 __all__ = ['forget_sets', 'Split', 'ForgetConfig', 'make_split', 'RandomForget', 'forget_random', 'ClasswiseForget',
-           'class_labels', 'forget_classwise', 'pc_projection', 'PCProjectionForget', 'forget_pc_projection',
-           'NearestNeighboursForget', 'forget_nearest_neighbours', 'IdentityForget', 'forget_identity']
+           'class_labels', 'forget_classwise', 'ClassFractionForget', 'forget_class_fraction', 'pc_projection',
+           'PCProjectionForget', 'forget_pc_projection', 'NearestNeighboursForget', 'forget_nearest_neighbours',
+           'IdentityForget', 'forget_identity']
 
 # %% ../nbs/01b_splits.ipynb #4243b8b8
 _PARTS = ('train', 'retain', 'forget', 'unseen', 'test')
@@ -179,6 +180,25 @@ def forget_classwise(cfg:ClasswiseForget, data:ImageData, pool:np.ndarray, rng:n
     unseen = _unseen(mine, cfg.unseen, rng, 'classwise')
     return np.setdiff1d(mine, unseen), unseen
 
+
+# %% ../nbs/01b_splits.ipynb #427fe369
+class ClassFractionForget(ForgetConfig):
+    "Parameters of the `class_fraction` forget set (IAM's partial-class unlearning)."
+    classes: tuple[str|int, ...] = Field(min_length=1, description='class names or labels')
+    fraction: float = Field(0.5, gt=0, le=1, description='share of their training samples to forget, chosen at random')
+
+    @field_validator('classes', mode='before')
+    @classmethod
+    def _listify(cls, v): return (v,) if isinstance(v, (str, int)) else v
+
+@forget_sets.register('class_fraction', config=ClassFractionForget)
+def forget_class_fraction(cfg:ClassFractionForget, data:ImageData, pool:np.ndarray, rng:np.random.Generator,
+                          embedding=None):
+    "A random `fraction` of the training samples of the given classes (seed 002's partial-class forgetting)."
+    mine = pool[np.isin(data.y.numpy()[pool], class_labels(data, cfg.classes))]
+    k = round(cfg.fraction * len(mine))
+    if k == 0: raise InsufficientSamplesError(f"fraction={cfg.fraction} of {len(mine)} samples of {list(cfg.classes)} is none")
+    return np.sort(rng.choice(mine, k, replace=False)), _NONE
 
 # %% ../nbs/01b_splits.ipynb #4cd0253a
 def pc_projection(embedding:np.ndarray, # n×d array, one row per sample

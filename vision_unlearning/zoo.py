@@ -242,6 +242,12 @@ def oracles(self:ModelZoo, retain:np.ndarray, n:int, seed0:int=10_000)->list[dic
     retain = check_indices(retain, len(self.x), 'retain')
     return self.train([retain] * _check_n(n), list(range(seed0, seed0 + n)), desc='oracles')
 
+def _shadow_draw(zoo:ModelZoo, pool, n:int, seed:int, frac:float|None)->tuple[list[np.ndarray], list[int], np.ndarray]:
+    "Training indices, seeds and membership (models × pool points) of `n` shadows on random subsets of `pool`."
+    pool = check_indices(pool, len(zoo.x), 'pool')
+    keep = random_halves(len(pool), n, seed) if frac is None else random_subsets(len(pool), _check_n(n), frac, seed)
+    return [pool[k] for k in keep], [20_000 + seed * 1_000 + i for i in range(n)], keep
+
 @patch
 def shadows(self:ModelZoo, pool:np.ndarray, # indices of the shadow pool
             n:int, # number of shadow models
@@ -249,9 +255,15 @@ def shadows(self:ModelZoo, pool:np.ndarray, # indices of the shadow pool
             frac:float|None=None, # None: random halves (IN/OUT for every point); else each model's share of the pool
            )->tuple[list[dict], np.ndarray]:
     "`n` shadow models on random subsets of `pool`, and their membership matrix (models × pool points)."
-    pool = check_indices(pool, len(self.x), 'pool')
-    keep = random_halves(len(pool), n, seed) if frac is None else random_subsets(len(pool), _check_n(n), frac, seed)
-    return self.train([pool[k] for k in keep], [20_000 + seed * 1_000 + i for i in range(n)], desc='shadows'), keep
+    subsets, seeds, keep = _shadow_draw(self, pool, n, seed, frac)
+    return self.train(subsets, seeds, desc='shadows'), keep
+
+@patch
+def shadow_specs(self:ModelZoo, pool:np.ndarray, n:int, seed:int=0, frac:float|None=None
+                )->tuple[list[ModelSpec], np.ndarray]:
+    "The specs and membership of `shadows(pool, n, seed, frac)`: everything checked, nothing made."
+    subsets, seeds, keep = _shadow_draw(self, pool, n, seed, frac)
+    return self.trained_specs(subsets, seeds), keep
 
 # %% ../nbs/02b_zoo.ipynb #d0e1f2a3
 def _unlearn(method:str, models:list, retain:tuple, forget:tuple, cfg:Config, engine:str, device:str|None)->list:

@@ -19,11 +19,11 @@ from ..unlearning import RetrainConfig
 from ..metrics.klom import GROUPS, KlomResult, klom, plot_point
 from ..metrics.registry import Outputs, compute_metric
 from .setting import (ForgetSetSpec, MethodSpec, Row, Setting, SettingData, make_rows,
-                                                   row_logits, rows, seed_methods)
+                                                   role_outputs, row_logits, rows, seed_methods)
 
 # %% auto #0
-__all__ = ['KLOM_FORGET_SETS', 'DEFAULT_SETTING', 'KlomSetting', 'klom_data', 'role_outputs', 'role_margins', 'KlomRun',
-           'klom_forget_set', 'klom_benchmark', 'sanity', 'plot_histograms', 'klom_explorer', 'spread_table']
+__all__ = ['KLOM_FORGET_SETS', 'DEFAULT_SETTING', 'KlomSetting', 'klom_data', 'role_margins', 'KlomRun', 'klom_forget_set',
+           'klom_benchmark', 'sanity', 'plot_histograms', 'klom_explorer', 'spread_table']
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #89c5d634
 KLOM_FORGET_SETS = (
@@ -58,13 +58,6 @@ def klom_data(s:KlomSetting=DEFAULT_SETTING)->SettingData:
     return SettingData(x, y, s.n_train, forget, held_out=dict(validation=np.arange(s.n_train, s.n_train + s.n_val)))
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #62182f1b
-def role_outputs(s:KlomSetting, forget:str, role:str, n:int, d:SettingData,
-                 store:ArtifactStore|None=None)->Outputs:
-    "The `Outputs` (logits on every point, groups of `forget`) of a role ('original', 'oracle', 'independent') or row."
-    check_choice('role', role, ['original', 'oracle', 'independent', *rows(s)])
-    row = rows(s)[role] if role in rows(s) else role
-    return Outputs(row_logits(s, d, d.zoo(s, store), row, forget, n), d.y, d.groups(forget))
-
 def role_margins(s:KlomSetting, forget:str, role:str, n:int, d:SettingData,
                  store:ArtifactStore|None=None)->torch.Tensor:
     "Margins (n × points) of a role ('original', 'oracle', 'independent') or of a row (by label) of setting `s`."

@@ -16,11 +16,12 @@ from ..core import ArtifactStore, Config, ConfigError, check_choice, get_store
 from ..models import CNNConfig
 from ..splits import forget_sets
 from ..unlearning import RetrainConfig, unlearning_methods
+from ..metrics.registry import Outputs
 from ..zoo import ModelSpec, ModelZoo
 
 # %% auto #0
 __all__ = ['RESERVED_ROWS', 'ForgetSetSpec', 'MethodSpec', 'RoleSeeds', 'Setting', 'Row', 'rows', 'seed_methods', 'SettingData',
-           'row_specs', 'row_models', 'row_logits', 'make_rows']
+           'row_specs', 'row_models', 'row_logits', 'role_outputs', 'make_rows']
 
 # %% ../../nbs/05_experiment.ipynb #0a855250
 class ForgetSetSpec(Config):
@@ -162,6 +163,14 @@ def row_models(s:Setting, d:SettingData, zoo:ModelZoo, row:Row|str, forget:str, 
 def row_logits(s:Setting, d:SettingData, zoo:ModelZoo, row:Row|str, forget:str, n:int)->torch.Tensor:
     "Logits (n × points × classes) of the models of `row` on the evaluation points, made and cached as needed."
     return zoo.logits(row_models(s, d, zoo, row, forget, n), d.x, desc=f"{s.name}/{forget}: logits")
+
+# %% ../../nbs/05_experiment.ipynb #b8cdad56
+def role_outputs(s:Setting, forget:str, role:str, n:int, d:SettingData,
+                 store:ArtifactStore|None=None)->Outputs:
+    "The `Outputs` (logits on every point, groups of `forget`) of a role ('original', 'oracle', 'independent') or row."
+    check_choice('role', role, ['original', 'oracle', 'independent', *rows(s)])
+    row = rows(s)[role] if role in rows(s) else role
+    return Outputs(row_logits(s, d, d.zoo(s, store), row, forget, n), d.y, d.groups(forget))
 
 # %% ../../nbs/05_experiment.ipynb #a7c1e2d1
 def make_rows(s:Setting, d:SettingData, zoo:ModelZoo, forget:str, n:int,

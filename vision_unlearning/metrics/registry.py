@@ -27,6 +27,7 @@ class Outputs:
     logits: torch.Tensor # models × points × classes (float)
     y: torch.Tensor # points (class labels) or points × labels (0/1, multi-label)
     groups: dict[str, np.ndarray] = field(default_factory=dict) # group name → point indices
+    membership: torch.Tensor|None = None # models × points, True where the model trained on the point (shadows)
 
     def __post_init__(self):
         self.logits, self.y = torch.as_tensor(self.logits), torch.as_tensor(self.y)
@@ -35,6 +36,11 @@ class Outputs:
         if len(self.y) != self.logits.shape[1]:
             raise ConfigError(f"{len(self.y)} labels for {self.logits.shape[1]} points")
         self.groups = {g: np.asarray(i, dtype=np.int64) for g, i in self.groups.items()}
+        if self.membership is not None:
+            self.membership = torch.as_tensor(self.membership, dtype=torch.bool)
+            if self.membership.shape != self.logits.shape[:2]:
+                raise ConfigError(f"membership must be models × points {tuple(self.logits.shape[:2])}, "
+                                  f"got {tuple(self.membership.shape)}")
 
     @property
     def n_models(self)->int: return self.logits.shape[0]
@@ -44,7 +50,7 @@ class Outputs:
     def group(self, name:str)->Outputs:
         "The outputs on the points of group `name` only."
         check_choice('group', name, list(self.groups)); i = torch.as_tensor(self.groups[name])
-        return Outputs(self.logits[:, i], self.y[i])
+        return Outputs(self.logits[:, i], self.y[i], membership=None if self.membership is None else self.membership[:, i])
 
     def margins(self)->torch.Tensor:
         "KLOM's margins, models × points (class labels only)."
