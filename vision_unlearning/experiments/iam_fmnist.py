@@ -215,9 +215,10 @@ def iam_ablation(run:IamRun, forget:str='random_100', row:str='Retrained',
     o = attack_outputs(AttackSpec(label='IAM-On', metric='iam', n_shadows=n_shadows),
                        role_outputs(s, forget, row, run.n, d, store), role_outputs(s, forget, 'Original', run.n, d, store),
                        dict(out=shadow_outputs(s, d, forget, 'out', store)))
-    auc = lambda **kw: np.nan if kw['n_alpha'] == 2 and kw['weights'] == 'paper' else compute_metric('iam', o, **kw).agg_value
-    return pd.DataFrame({(di, w): {N: auc(n_alpha=N, dist=di, weights=w) for N in n_alphas} for di in dists for w in weights}).T \
-             .rename_axis(index=['dist', 'weights'], columns='N')
+    def auc(N, di, w): return np.nan if N == 2 and w == 'paper' else \
+        compute_metric('iam', o, n_alpha=N, dist=di, weights=w).agg_value
+    t = pd.DataFrame({(di, w): {N: auc(N, di, w) for N in n_alphas} for di in dists for w in weights}).T
+    return t.rename_axis(index=['dist', 'weights'], columns='N')
 
 # %% ../../nbs/21b_iam_benchmark.ipynb #4d4a1949
 class ExposureConfig(Config):
@@ -291,7 +292,7 @@ def iam_explorer(run:IamRun):
         with out:
             fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
             edges = np.histogram_bin_edges(u, 40)
-            a1.hist(u[~f], edges, alpha=.6, density=True, label='retain'); a1.hist(u[f], edges, alpha=.6, density=True, label='forget')
+            for part, sel in (('retain', ~f), ('forget', f)): a1.hist(u[sel], edges, alpha=.6, density=True, label=part)
             a1.set(xlabel=f"{pa.value}: unlearnedness", title=f"{pf.value} / {pr.value}, model {pm.value}"); a1.legend()
             plot_roc({pa.value: res.detail[pm.value]}, ax=a2); plt.show()
     pf.observe(_rows, 'value'); _rows()

@@ -87,11 +87,19 @@ def _check_signals(unlearned, shadow, anchor, device=None)->tuple[torch.Tensor, 
         raise ConfigError(f"signals must be unlearned (P,) and shadow (S, P) with the same P; got {tuple(u.shape)} "
                           f"and {tuple(sh.shape)}")
     if sh.shape[0] < 1: raise InsufficientSamplesError("IAM needs at least 1 shadow model; got 0")
-    a = torch.as_tensor(anchor, dtype=torch.float64, device=dev).expand(len(u)).clone() if torch.as_tensor(anchor).ndim == 0 \
-        else torch.as_tensor(anchor, dtype=torch.float64, device=dev)
+    a = torch.as_tensor(anchor, dtype=torch.float64, device=dev)
+    a = a.expand(len(u)) if a.ndim == 0 else a
     if a.shape != u.shape: raise ConfigError(f"anchor has shape {tuple(a.shape)}; expected a number or ({len(u)},)")
-    for name, t, w in (('unlearned', u, 'model'), ('shadow', sh, 'shadow model'), ('anchor', a, 'model')): _finite(name, t, w)
+    for name, t, who in (('unlearned', u, 'model'), ('shadow', sh, 'shadow model'), ('anchor', a, 'model')):
+        _finite(name, t, who)
     return u, sh, a
+
+def _membership(m, like:torch.Tensor)->torch.Tensor:
+    "`m` as a bool tensor of the shape of `like` (None: every model OUT for every target)."
+    if m is None: return torch.zeros_like(like, dtype=torch.bool)
+    m = torch.as_tensor(m, dtype=torch.bool, device=like.device)
+    if m.shape != like.shape: raise ConfigError(f"membership has shape {tuple(m.shape)}; expected {tuple(like.shape)}")
+    return m
 
 # %% ../../nbs/21_iam.ipynb #e586bf2f
 def alpha_grid(n_alpha:int=100, # N: points of linspace(0, 1, N); α = 1 is dropped
@@ -186,11 +194,9 @@ def lira_score(target:torch.Tensor, # P: the target model's LiRA signal
                offline:Literal['cdf', 'logpdf']='cdf', # the paper's one-sided test, or the OUT log-density
               )->torch.Tensor:
     "LiRA's membership score per target (higher: more likely a member)."
-    check_choice('variance', variance, ['auto', 'per_example', 'global']); check_choice('center', center, ['median', 'mean'])
-    check_choice('offline', offline, ['cdf', 'logpdf'])
-    t, sh, _ = _check_signals(target, shadow, 0.)
-    m = torch.zeros_like(sh, dtype=torch.bool) if membership is None else torch.as_tensor(membership, dtype=torch.bool, device=sh.device)
-    if m.shape != sh.shape: raise ConfigError(f"membership has shape {tuple(m.shape)}; expected {tuple(sh.shape)}")
+    check_choice('variance', variance, ['auto', 'per_example', 'global'])
+    check_choice('center', center, ['median', 'mean']); check_choice('offline', offline, ['cdf', 'logpdf'])
+    t, sh, _ = _check_signals(target, shadow, 0.); m = _membership(membership, sh)
     mo, so = _lira_side(sh, ~m, center, variance, 'OUT')
     if not online:
         return torch.special.log_ndtr((t - mo) / so) if offline == 'cdf' else -0.5 * ((t - mo) / so)**2 - so.log()
@@ -215,16 +221,17 @@ def rmia_score(target_x:torch.Tensor, # P: the target model's p(x|θ) on the tar
                online:bool=False, a:float=0.33, gamma:float=1.0, trim:float=0.0,
                chunk:int=4096)->torch.Tensor:
     "RMIA's membership score per target: $\\Pr_z[\\text{ratio}(x)/\\text{ratio}(z) \\ge \\gamma]$, in [0, 1]."
-    if not 0 <= a <= 1 or gamma <= 0 or not 0 <= trim < .5: raise ConfigError(f"need 0 ≤ a ≤ 1, γ > 0, 0 ≤ trim < 0.5; got a={a}, gamma={gamma}, trim={trim}")
+    if not (0 <= a <= 1 and gamma > 0 and 0 <= trim < .5):
+        raise ConfigError(f"need 0 ≤ a ≤ 1, γ > 0 and 0 ≤ trim < 0.5; got a={a}, gamma={gamma}, trim={trim}")
     tx, rx, _ = _check_signals(target_x, ref_x, 0.); tz, rz, _ = _check_signals(target_z, ref_z, 0.)
     if len(rx) != len(rz): raise ConfigError(f"{len(rx)} references on the targets but {len(rz)} on the population")
-    m = torch.zeros_like(rx, dtype=torch.bool) if membership is None else torch.as_tensor(membership, dtype=torch.bool, device=rx.device)
-    if m.shape != rx.shape: raise ConfigError(f"membership has shape {tuple(m.shape)}; expected {tuple(rx.shape)}")
-    if online: px, pz = _trim_mean(rx, torch.ones_like(m), trim), _trim_mean(rz, torch.ones_like(rz, dtype=torch.bool), trim)
+    m, every_z = _membership(membership, rx), torch.ones_like(rz, dtype=torch.bool)
+    if online: px, pz = _trim_mean(rx, torch.ones_like(m), trim), _trim_mean(rz, every_z, trim)
     else:
-        if bool((~m).sum(0).eq(0).any()): raise InsufficientSamplesError("offline RMIA needs ≥ 1 OUT reference per target")
+        if bool((~m).sum(0).eq(0).any()):
+            raise InsufficientSamplesError("offline RMIA needs ≥ 1 OUT reference per target")
         px = (1 + a) / 2 * _trim_mean(rx, ~m, trim) + (1 - a) / 2
-        pz = (1 + a) / 2 * _trim_mean(rz, torch.ones_like(rz, dtype=torch.bool), trim) + (1 - a) / 2
+        pz = (1 + a) / 2 * _trim_mean(rz, every_z, trim) + (1 - a) / 2
     rx_, rz_ = tx / px, tz / pz
     return torch.cat([(rx_[c:c + chunk, None] / rz_[None] >= gamma).double().mean(1) for c in range(0, len(rx_), chunk)])
 
@@ -246,8 +253,10 @@ def binui(unlearnedness:np.ndarray|torch.Tensor, # targets: higher = looks unlea
     "Binary unlearning inference: AUC, TPR at FPR 0 / 0.1 % / 1 %, balanced accuracy and the ROC (retained = positive)."
     u, f = np.asarray(unlearnedness, dtype=np.float64), np.asarray(is_unlearned, dtype=bool)
     if u.shape != f.shape: raise ConfigError(f"{u.shape} scores for {f.shape} labels")
-    if f.all() or not f.any(): raise InsufficientSamplesError("BinUI needs unlearned and retained targets; got one kind only")
-    if not np.isfinite(u).all(): raise NonFiniteError(f"score of target {int(np.flatnonzero(~np.isfinite(u))[0])} is not finite")
+    if f.all() or not f.any():
+        raise InsufficientSamplesError("BinUI needs unlearned and retained targets; got one kind only")
+    if not np.isfinite(u).all():
+        raise NonFiniteError(f"score of target {int(np.flatnonzero(~np.isfinite(u))[0])} is not finite")
     fpr, tpr, _ = roc_curve(~f, -u)
     return dict(auc=float(_sk_auc(fpr, tpr)), **{f"tpr@{x:g}": float(np.interp(x, fpr, tpr)) for x in LOW_FPRS},
                 balanced_accuracy=float(np.max(1 - (fpr + 1 - tpr) / 2)), fpr=fpr, tpr=tpr)
@@ -336,7 +345,8 @@ def _out_only(sh:Outputs, t:np.ndarray)->None:
 
 def _pairs(n:int, m:int, what:str)->list[int]:
     "Index of the `what` model paired with each of `n` unlearned models (`m` = n, or 1 shared)."
-    if m not in (1, n): raise ConfigError(f"{n} unlearned models but {m} {what} models: give one, or one per unlearned model")
+    if m not in (1, n):
+        raise ConfigError(f"{n} unlearned models but {m} {what} models: give one, or one per unlearned model")
     return [k if m == n else 0 for k in range(n)]
 
 def _binui_result(name:str, u:torch.Tensor, is_f:np.ndarray, t:np.ndarray)->MetricResult:
@@ -398,7 +408,8 @@ def rmia_metric(cfg:RmiaConfig, outputs:dict[str, Outputs])->MetricResult:
     sig = lambda o: rmia_signal(o.logits, o.y, cfg.signal, cfg.temperature, cfg.m, cfg.n)
     su, ss = sig(un), sig(sh); m = None if sh.membership is None else sh.membership[:, t]
     kw = dict(online=cfg.online, a=cfg.a, gamma=cfg.gamma, trim=cfg.trim)
-    return _binui_result('rmia', torch.stack([1 - rmia_score(s[t], s[z], ss[:, t], ss[:, z], m, **kw) for s in su]), is_f, t)
+    u = torch.stack([1 - rmia_score(s[t], s[z], ss[:, t], ss[:, z], m, **kw) for s in su])
+    return _binui_result('rmia', u, is_f, t)
 
 @metric('threshold', ThresholdConfig, roles=('unlearned',), groups=('forget', 'retain'), higher_is_better=True)
 def threshold_metric(cfg:ThresholdConfig, outputs:dict[str, Outputs])->MetricResult:
