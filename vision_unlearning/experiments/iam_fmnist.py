@@ -136,7 +136,7 @@ def first_models(o:Outputs, k:int|None)->Outputs:
     if k > o.n_models: raise ConfigError(f"{k} shadows asked for; the setting has {o.n_models}")
     return Outputs(o.logits[:k], o.y, o.groups, None if o.membership is None else o.membership[:k])
 
-# %% ../../nbs/21b_iam_benchmark.ipynb #dd89ed0a
+# %% ../../nbs/21b_iam_benchmark.ipynb #14c89c72
 @dataclass
 class IamRun:
     "Everything one run computed: per (forget set, row, attack) the metric's result."
@@ -149,11 +149,14 @@ class IamRun:
         "The forget sets computed so far, in the setting's order."
         return [f.name for f in self.setting.forget_sets if any(k[0] == f.name for k in self.results)]
 
-    def table(self, forget:str, value:str='auc')->pd.DataFrame:
+    def table(self, forget:str, value:str='auc',
+              all_shadows:bool=False, # only the attacks that read all their shadows (not the 1-shadow columns)
+             )->pd.DataFrame:
         "Rows × attacks: the mean over models of `value` ('auc', 'tpr@0', 'tpr@0.001', 'tpr@0.01', 'balanced_accuracy')."
         check_choice('forget set', forget, self.forget_sets())
         t = {(r, a): float(np.mean(res.value_by_index[value])) for (f, r, a), res in self.results.items() if f == forget}
-        return pd.Series(t).unstack()[[a.label for a in self.setting.attacks]].loc[list(dict.fromkeys(r for r, _ in t))]
+        cols = [a.label for a in self.setting.attacks if not (all_shadows and a.n_shadows)]
+        return pd.Series(t).unstack()[cols].loc[list(dict.fromkeys(r for r, _ in t))]
 
 # %% ../../nbs/21b_iam_benchmark.ipynb #e7442687
 def _row_labels(s:IamSetting, forget:str)->list[str]:
@@ -205,7 +208,7 @@ def seed_comparison(run:IamRun, forget:str='random_100', row:str='Retrained')->p
             f'Fashion-MNIST ({forget}), {n} shadows': {k: t[v] for k, v in cols.items()}}
     return pd.concat([SEED_TABLE1.assign(source='seed'), pd.DataFrame(ours).T.assign(source='ours')])
 
-# %% ../../nbs/21b_iam_benchmark.ipynb #76d9eb6c
+# %% ../../nbs/21b_iam_benchmark.ipynb #c95a3bb9
 def iam_ablation(run:IamRun, forget:str='random_100', row:str='Retrained',
                  n_alphas:tuple[int, ...]=(2, 4, 8, 16, 100), dists:tuple[str, ...]=('gumbel', 'gauss', 'ecdf'),
                  weights:tuple[str, ...]=('paper', 'reference'), n_shadows:int|None=None,
@@ -220,6 +223,7 @@ def iam_ablation(run:IamRun, forget:str='random_100', row:str='Retrained',
     t = pd.DataFrame({(di, w): {N: auc(N, di, w) for N in n_alphas} for di in dists for w in weights}).T
     return t.rename_axis(index=['dist', 'weights'], columns='N')
 
+# %% ../../nbs/21b_iam_benchmark.ipynb #777e1032
 def shadow_curve(run:IamRun, forget:str='random_100', row:str='Retrained',
                  attacks:tuple[str, ...]=('LiRA-off', 'RMIA-off', 'IAM-Off', 'IAM-On'),
                  counts:tuple[int, ...]|None=None, store:ArtifactStore|None=None)->pd.DataFrame:
