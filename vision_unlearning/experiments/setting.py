@@ -13,11 +13,11 @@ import torch
 from pydantic import Field
 
 from ..core import ArtifactStore, Config, ConfigError, check_choice, get_store
-from ..models import CNNConfig
+from ..models import CNNConfig, load_models
 from ..splits import forget_sets
 from ..unlearning import RetrainConfig, unlearning_methods
 from ..metrics.registry import Outputs
-from ..zoo import ModelSpec, ModelZoo
+from ..zoo import MODEL_VERSION, ModelSpec, ModelZoo
 
 # %% auto #0
 __all__ = ['RESERVED_ROWS', 'ForgetSetSpec', 'MethodSpec', 'RoleSeeds', 'Setting', 'Row', 'rows', 'seed_methods', 'SettingData',
@@ -166,11 +166,17 @@ def row_logits(s:Setting, d:SettingData, zoo:ModelZoo, row:Row|str, forget:str, 
 
 # %% ../../nbs/05_experiment.ipynb #b8cdad56
 def role_outputs(s:Setting, forget:str, role:str, n:int, d:SettingData,
-                 store:ArtifactStore|None=None)->Outputs:
+                 store:ArtifactStore|None=None,
+                 with_models:bool=False, # also the models and the images, for metrics that query the models (UNI)
+                )->Outputs:
     "The `Outputs` (logits on every point, groups of `forget`) of a role ('original', 'oracle', 'independent') or row."
     check_choice('role', role, ['original', 'oracle', 'independent', *rows(s)])
-    row = rows(s)[role] if role in rows(s) else role
-    return Outputs(row_logits(s, d, d.zoo(s, store), row, forget, n), d.y, d.groups(forget))
+    row = rows(s)[role] if role in rows(s) else role; zoo = d.zoo(s, store)
+    o = Outputs(row_logits(s, d, zoo, row, forget, n), d.y, d.groups(forget))
+    if with_models:
+        items = [zoo.store.get('model', sp, version=MODEL_VERSION) for sp in row_specs(s, d, zoo, row, forget, n)]
+        o.x, o.models = d.x, load_models(s.model, [it['state'] for it in items], 'cpu')
+    return o
 
 # %% ../../nbs/05_experiment.ipynb #a7c1e2d1
 def make_rows(s:Setting, d:SettingData, zoo:ModelZoo, forget:str, n:int,

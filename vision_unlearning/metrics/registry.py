@@ -28,6 +28,8 @@ class Outputs:
     y: torch.Tensor # points (class labels) or points × labels (0/1, multi-label)
     groups: dict[str, np.ndarray] = field(default_factory=dict) # group name → point indices
     membership: torch.Tensor|None = None # models × points, True where the model trained on the point (shadows)
+    x: torch.Tensor|None = None # the evaluation images, for metrics that query the models (UNI)
+    models: list|None = None # the models (eval mode, reading `as_inputs(x)`), for metrics that query them
 
     def __post_init__(self):
         self.logits, self.y = torch.as_tensor(self.logits), torch.as_tensor(self.y)
@@ -41,6 +43,10 @@ class Outputs:
             if self.membership.shape != self.logits.shape[:2]:
                 raise ConfigError(f"membership must be models × points {tuple(self.logits.shape[:2])}, "
                                   f"got {tuple(self.membership.shape)}")
+        if self.x is not None and len(self.x) != len(self.y):
+            raise ConfigError(f"{len(self.x)} images for {len(self.y)} points")
+        if self.models is not None and len(self.models) != self.n_models:
+            raise ConfigError(f"{len(self.models)} models for logits of {self.n_models}")
 
     @property
     def n_models(self)->int: return self.logits.shape[0]
@@ -50,7 +56,8 @@ class Outputs:
     def group(self, name:str)->Outputs:
         "The outputs on the points of group `name` only."
         check_choice('group', name, list(self.groups)); i = torch.as_tensor(self.groups[name])
-        return Outputs(self.logits[:, i], self.y[i], membership=None if self.membership is None else self.membership[:, i])
+        return Outputs(self.logits[:, i], self.y[i], membership=None if self.membership is None else self.membership[:, i],
+                       x=None if self.x is None else self.x[i], models=self.models)
 
     def margins(self)->torch.Tensor:
         "KLOM's margins, models × points (class labels only)."
@@ -119,6 +126,7 @@ class MetricSpec:
     roles: tuple[str, ...] # roles whose outputs it reads
     groups: tuple[str, ...] # point groups it needs (in the first role's outputs)
     higher_is_better: bool
+    needs_models: bool = False # it queries the models themselves (`Outputs.models` and `Outputs.x`)
 
 metrics = Registry('metric')
 
@@ -127,10 +135,11 @@ def metric(name:str, # registry name
            roles:tuple[str, ...], # roles it reads
            groups:tuple[str, ...]=(), # point groups it needs
            higher_is_better:bool=False,
+           needs_models:bool=False, # it queries the models (not only their logits): `Outputs.models` and `.x`
           ):
     "Decorator: register `f(cfg, outputs) -> MetricResult` as metric `name` with its needs."
     def _inner(fn):
-        metrics.register(name, config=config)(MetricSpec(fn, tuple(roles), tuple(groups), higher_is_better))
+        metrics.register(name, config=config)(MetricSpec(fn, tuple(roles), tuple(groups), higher_is_better, needs_models))
         return fn
     return _inner
 
@@ -144,6 +153,10 @@ def _check_needs(name:str, spec:MetricSpec, outputs:dict)->None:
     for r in spec.roles:
         if not isinstance(outputs[r], Outputs):
             raise ConfigError(f"outputs[{r!r}] must be `Outputs`, got {type(outputs[r]).__name__}")
+    if spec.needs_models and (bare := [r for r in spec.roles if outputs[r].models is None or outputs[r].x is None]):
+        raise MissingModelsError(f"metric {name!r} queries the models themselves; the outputs of roles {bare} carry no "
+                                 "`models` and `x`: give them with `role_outputs(..., with_models=True)`, or "
+                                 "`Outputs(..., x=images, models=load_models(model_cfg, states))`")
     given = outputs[spec.roles[0]].groups
     if missing := [g for g in spec.groups if g not in given]:
         raise MissingModelsError(f"metric {name!r} needs point groups {list(spec.groups)}; missing {missing}, "
