@@ -329,7 +329,7 @@ class _Column(nn.Module):
     def __init__(self, k:int): super().__init__(); self.k = k
     def forward(self, z): return z[:, self.k:self.k + 1]
 
-# %% ../../nbs/23_uni.ipynb #4bec568c
+# %% ../../nbs/23_uni.ipynb #c0184b66
 ATTRIBUTION_VERSION = '1'
 
 class _AttrKey(Config):
@@ -352,7 +352,7 @@ def attribute(model:nn.Module, # classifier of pixels (`PixelModel`)
              )->torch.Tensor:
     "Attributions (N×C×H×W) of `method` for targets `c`, computed once per model, images, targets and config."
     x, c = check_inputs(model, x, c); cfg = attribution_methods.config(method, **params)
-    compute = lambda: attribution_methods[method].obj(model, x, c, cfg).float()
+    compute = lambda: attribution_methods[method].obj(model, x, c, cfg).to(x.dtype)
     if store is False: return compute()
     deps = [model_key or model_fingerprint(model), array_fingerprint(x), array_fingerprint(c)]
     key = _AttrKey(method=method, params=cfg.model_dump(mode='json'))
