@@ -81,7 +81,7 @@ def class_score(logits:torch.Tensor, c:torch.Tensor, output:str='prob')->torch.T
     z = logits.softmax(-1) if output == 'prob' else logits
     return z.gather(1, c[:, None]).squeeze(1)
 
-# %% ../../nbs/23_uni.ipynb #4699496e
+# %% ../../nbs/23_uni.ipynb #94232429
 def _params(model:nn.Module)->tuple[dict, dict]:
     return ({k: v.detach() for k, v in model.named_parameters()}, {k: v.detach() for k, v in model.named_buffers()})
 
@@ -90,7 +90,7 @@ def unlearn_step(model:nn.Module, # classifier of pixels (eval mode: no batch st
                  c:torch.Tensor, # target classes (N)
                  eta:float=1.0, # step size η
                 )->dict[str, torch.Tensor]:
-    "Per-image unlearned parameters θ̂ = θ + η ∇_θ CE(F(x; θ), c): each tensor has a leading dimension of N."
+    "Per-image unlearned parameters θ̂ = θ + η·∇θ CE(F(x; θ), c): each tensor has a leading dimension of N."
     p, b = _params(model)
     loss = lambda q, xi, ci: F.cross_entropy(functional_call(model, (q, b), (xi[None],)), ci[None])
     g = vmap(grad(loss), in_dims=(None, 0, 0))(p, x, c)
@@ -358,7 +358,7 @@ def attribute(model:nn.Module, # classifier of pixels (`PixelModel`)
     key = _AttrKey(method=method, params=cfg.model_dump(mode='json'))
     return (store or get_store()).load_or_compute('attribution', key, compute, version=ATTRIBUTION_VERSION, deps=deps)
 
-# %% ../../nbs/23_uni.ipynb #eaaedc6e
+# %% ../../nbs/23_uni.ipynb #8f636e37
 class FidelityConfig(Config):
     "MuFidelity's parameters (Xplique's defaults, on a grid of cells)."
     grid: int = Field(7, ge=1, description='cells per side')
@@ -397,7 +397,7 @@ def mufidelity(model:nn.Module, x:torch.Tensor, c, A:torch.Tensor, # attribution
                cfg:FidelityConfig=FidelityConfig(),
                masks:torch.Tensor|None=None, # the subsets as pixel masks (S × H × W); default `cell_masks`
               )->np.ndarray:
-    "MuFidelity per image: corr over subsets S of Σ_{i∈S} A_i and F_c(x) − F_c(x with S set to the baseline)."
+    "MuFidelity per image: corr over subsets S of (the sum of A over S) and the drop of F_c when S is set to the baseline."
     x, c = check_inputs(model, x, c); n, _, h, w = x.shape
     masks = cell_masks(h, w, cfg) if masks is None else torch.as_tensor(masks, dtype=torch.bool)
     s = len(masks); summed = torch.einsum('nhw,shw->ns', _pixel_map(A), masks.float())
