@@ -1,5 +1,5 @@
 """Helpers shared by the benchmark scripts (not a benchmark itself: tools/main.sh skips files starting with '_')."""
-import time
+import os, platform, time
 import pandas as pd
 import torch
 
@@ -19,3 +19,14 @@ def timed(fn, repeats:int, device:str='cpu', warm:bool=False):
         if device.startswith('cuda'): torch.cuda.synchronize()
         best = min(best, time.perf_counter() - t0)
     return best, out
+
+def system_facts(devices:list)->str:
+    "One line: torch version, threads, CPU model and GPU (if 'cuda' is among `devices`)."
+    cpu = platform.processor() or platform.machine()
+    try: cpu = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    except (OSError, StopIteration): pass
+    gpu = torch.cuda.get_device_name() if 'cuda' in devices else 'none'
+    return (f"torch {torch.__version__}; torch.get_num_threads(): {torch.get_num_threads()} "
+            f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, os.cpu_count(): {os.cpu_count()}); "
+            f"CPU: {cpu}; GPU: {gpu}")
+

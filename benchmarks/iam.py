@@ -22,7 +22,7 @@ os.environ.setdefault('VU_PROGRESS', '0')
 import numpy as np, pandas as pd, torch
 from scipy.stats import gumbel_r
 from vision_unlearning.metrics.iam import iam_score, lira_score, rmia_score
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__))); from _common import md, timed   # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__))); from _common import md, system_facts, timed   # noqa: E402
 
 def signals(n_shadows:int, n_targets:int, n_pop:int, seed:int=0)->dict:
     "Synthetic signals in [0, 1]: unlearned, shadow, anchor, membership on random halves, RMIA's population."
@@ -53,15 +53,6 @@ def materialised_iam(u, sh, a, n_alpha:int)->np.ndarray:
     beta = np.sqrt(6) * std / np.pi; F = gumbel_r.cdf(u, mean - 0.5772 * beta, beta)
     w = alphas[:-1]
     return 1 - (w[:, None] * F).sum(0) / w.sum()
-
-def system_facts(devices:list)->str:
-    cpu = platform.processor() or platform.machine()
-    try: cpu = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
-    except (OSError, StopIteration): pass
-    gpu = torch.cuda.get_device_name() if 'cuda' in devices else 'none'
-    return (f"torch {torch.__version__}; torch.get_num_threads(): {torch.get_num_threads()} "
-            f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, os.cpu_count(): {os.cpu_count()}); "
-            f"CPU: {cpu}; GPU: {gpu}")
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])

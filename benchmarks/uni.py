@@ -22,8 +22,7 @@ from vision_unlearning.experiments.iam_fmnist import DEFAULT_SETTING, iam_data
 from vision_unlearning.metrics.uni import UniConfig, class_score, path_attribution, pixel_model, project_l2, uni
 from vision_unlearning.models import CNNConfig
 from vision_unlearning.zoo import ModelZoo
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__))); from _common import md, timed   # noqa: E402
-from iam import system_facts   # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__))); from _common import md, system_facts, timed   # noqa: E402
 
 def loop_uni(model, x, c, cfg:UniConfig, per_step:bool=False)->tuple[torch.Tensor, dict]:
     "UNI one image at a time: a deep copy and an SGD ascent step per image, PGD, the path (batched over α, or per step)."

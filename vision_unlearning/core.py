@@ -234,7 +234,8 @@ def progress(it:Iterable, # the iterable to wrap
              total:int|None=None, # length, when `it` has none
              **kwargs)->Iterable:
     "A `tqdm.auto` progress bar, off when the environment sets `VU_PROGRESS=0`."
-    disable = os.environ.get('VU_PROGRESS', '1') == '0' or kwargs.pop('disable', False)
+    off = kwargs.pop('disable', False)   # popped first: the environment's switch must not leave it in kwargs
+    disable = os.environ.get('VU_PROGRESS', '1') == '0' or off
     return tqdm(it, desc=desc, total=total, disable=disable, leave=kwargs.pop('leave', False), **kwargs)
 
 # %% ../nbs/00_core.ipynb #15b05195
