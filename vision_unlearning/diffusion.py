@@ -356,7 +356,7 @@ def load_glyph_pipeline(folder:str|Path):
 TINY_GLYPHS = GlyphDiffusionConfig(n_fonts=4, chars='AG', samples_per_char=2, size=8, channels=(8, 16), text_dim=16,
                                    text_layers=1, steps=6, segment=4, batch_size=8)
 
-# %% ../nbs/04_diffusion.ipynb #163fc0bd
+# %% ../nbs/04_diffusion.ipynb #fbed8efc
 def tiny_sd_pipeline(seed:int=0, # weight initialisation
                      folder:str|Path|None=None, # where the tokenizer files go (default: a temporary folder)
                     ):
@@ -378,7 +378,7 @@ def tiny_sd_pipeline(seed:int=0, # weight initialisation
                                             bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
                                             pad_token_id=tok.pad_token_id))
     sched = DDIMScheduler(beta_schedule='scaled_linear', beta_start=0.00085, beta_end=0.012, clip_sample=False,
-                          set_alpha_to_one=False)
+                          set_alpha_to_one=False, steps_offset=1)   # SD 1.4's scheduler settings
     return StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tok, unet=unet, scheduler=sched,
                                    safety_checker=None, feature_extractor=None, requires_safety_checker=False)
 

@@ -304,7 +304,7 @@ def run_folder(icare:'Icare', null:bool=False)->str:
         write_assets(icare, folder, null=null); atomic_write(done, lambda tmp: tmp.write_text('ok'))
     return str(folder)
 
-# %% ../../nbs/15b_icare_diffusion.ipynb #5982a704
+# %% ../../nbs/15b_icare_diffusion.ipynb #9bdc33d3
 SIMILARITY_ATTRIBUTES = ('family', 'foundry', 'design', 'weight_class', 'slant')
 
 def similar_vs_dissimilar(M:pd.DataFrame, # emitter × receiver interference (NaN rows: emitters not run)
@@ -312,7 +312,7 @@ def similar_vs_dissimilar(M:pd.DataFrame, # emitter × receiver interference (Na
                           attribute:str, # shared attribute that defines 'similar'
                           larger_is_worse:bool=True, # direction of the metric
                          )->dict:
-    "Per-emitter (similar − dissimilar) mean interference and its Wilcoxon signed-rank test, the emitter as unit."
+    "Per-emitter (similar − dissimilar) mean interference and its one-sided Wilcoxon signed-rank test (emitter = unit)."
     if attribute not in meta[0]: raise ConfigError(f"attribute {attribute!r} unknown; the entities have {list(meta[0])}")
     v = np.array([str(m[attribute]) for m in meta]); pos = {m['name']: k for k, m in enumerate(meta)}
     diffs = {}
@@ -324,7 +324,7 @@ def similar_vs_dissimilar(M:pd.DataFrame, # emitter × receiver interference (Na
     if len(d) < 5: return dict(attribute=attribute, n_emitters=len(d), mean_diff=np.nan, pvalue=np.nan)
     return dict(attribute=attribute, n_emitters=len(d), mean_diff=float(d.mean()),
                 median_diff=float(np.median(d)), frac_positive=float((d > 0).mean()),
-                pvalue=float(stats.wilcoxon(d).pvalue))
+                pvalue=float(stats.wilcoxon(d, alternative='greater').pvalue))
 
 # %% ../../nbs/15b_icare_diffusion.ipynb #e7dd8482
 def similarity_table(folders:dict[str, str], # label → asset folder ('uce', 'munba', 'distil', 'null')

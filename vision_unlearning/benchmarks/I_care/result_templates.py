@@ -273,11 +273,18 @@ def entity_permutation_test(X:pd.DataFrame, y:np.ndarray, permutations:int=199, 
     U = U[:, sv > sv[0] * 1e-10]                       # orthonormal basis of the feature space
     tss = ((y - y.mean()) ** 2).sum()
     r2 = lambda Y: 1 - ((Y ** 2).sum(0) - ((U.T @ Y) ** 2).sum(0)) / tss   # Y: columns are permuted copies of y
-    rng, perms = np.random.default_rng(seed), []
+    rng, perms, tries = np.random.default_rng(seed), [], 0
+    # entities that emit are permuted among themselves, the others among themselves: a permutation then maps every
+    # observed pair onto an observed pair also when only some entities were unlearned (with all of them, it is a plain
+    # permutation of all entities)
+    E = np.isin(np.arange(len(names)), np.unique(i)); ide = np.arange(len(names))
     # features of pair (i, j) <- those of (p(i), p(j)), i.e. y re-ordered by the inverse
     while len(perms) < permutations:
-        p = rng.permutation(len(names)); rows = row[p[i], p[j]]
+        p = ide.copy(); p[E] = rng.permutation(ide[E]); p[~E] = rng.permutation(ide[~E]); rows = row[p[i], p[j]]
         if (rows >= 0).all(): inv = np.empty_like(rows); inv[rows] = np.arange(len(rows)); perms.append(y[inv])
+        elif (tries := tries + 1) > 100 * permutations:
+            raise InsufficientSamplesError(f"entity permutation test: fewer than {permutations} permutations map the "
+                                           f"observed (emitter, receiver) pairs onto observed pairs; some pairs lack values")
     r0, null = float(r2(y[:, None])[0]), r2(np.stack(perms, 1))
     return dict(r2_all=float(r0), permutation_pvalue=float((1 + (np.array(null) >= r0).sum()) / (1 + permutations)))
 
