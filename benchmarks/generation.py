@@ -5,7 +5,12 @@ sampling, metrics, templates), read from the artifact store's records.
     python benchmarks/generation.py                  # CPU
     python benchmarks/generation.py --device cuda    # adds GPU rows (when torch sees one)
 
-Target: batched sampling ≥ 10× the per-image loop. The model is the default `GlyphDiffusionConfig` (trained on first
+Target: batched sampling ≥ 10× the per-image loop. Measured (2 AMD EPYC cores, 512 glyphs, 10 steps): the loop
+131.6 ms per image, batched 34.0 ms at batch 64 (3.9×), 43.3 ms at 256 (3.0×), 55.9 ms at 512 (2.4×); the
+largest difference between batched and looped images is 8e-5. The ≥ 10× target is not reachable on this CPU: a UNet
+call on 2 images costs about 13 ms of which ~10 ms is per-call overhead, and the batched path is compute-bound at
+~1.7 ms per image and step, slower in bigger batches (cache). On a GPU the per-call overhead is the whole cost of a
+small batch, which is where batching pays; no GPU was lent to measure it. The model is the default `GlyphDiffusionConfig` (trained on first
 use, then read from the store; the main job trains it in notebook 04 first). The loop samples --loop-images images one
 at a time and is extrapolated linearly; the batched rows are the best of --repeats runs after a warm-up.
 """
