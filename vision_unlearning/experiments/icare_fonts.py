@@ -241,7 +241,7 @@ class Icare:
         n = self.run.null_emitters if null else self.run.emitters.get(method)
         return stratified_emitters([m['family'] for m in self.meta], n, self.run.glyphs.seed)
 
-# %% ../../nbs/15b_icare_diffusion.ipynb #582dd592
+# %% ../../nbs/15b_icare_diffusion.ipynb #1beff906
 def _png(x:torch.Tensor, path:str):
     "Save a 1×H×W image in [0, 1] (or uint8) as an 8-bit greyscale PNG, atomically."
     a = x[0].numpy() if x.dtype == torch.uint8 else (x[0].clamp(0, 1).numpy() * 255).round().astype(np.uint8)
@@ -298,7 +298,9 @@ def write_assets(icare:'Icare', # the run
 
 def run_folder(icare:'Icare', null:bool=False)->str:
     "The run's asset folder in the store (written on first use; a half-written folder is completed)."
-    key = icare.store.key('icare_real', icare._key('null' if null else 'all', None, icare.run.methods), version='1')
+    run = icare.run   # the folder depends on which emitters were run, too
+    key = icare.store.key('icare_real', dict(icare._key('null' if null else 'all', None, run.methods),
+                                             emitters=run.emitters, null_emitters=run.null_emitters), version='1')
     folder = icare.store.folder('icare_real', key); done = folder/'COMPLETE'
     if not done.exists():
         write_assets(icare, folder, null=null); atomic_write(done, lambda tmp: tmp.write_text('ok'))
