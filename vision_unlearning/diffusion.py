@@ -24,10 +24,10 @@ from .models import CNNConfig, SmallCNN, as_inputs, batch_stream, build_model, s
 # %% auto #0
 __all__ = ['BOS', 'EOS', 'SURROGATES', 'TINY_GLYPHS', 'PromptTooLongError', 'glyph_prompt', 'font_phrases', 'write_tokenizer',
            'load_tokenizer', 'GlyphDiffusionConfig', 'build_glyph_pipeline', 'token_ids', 'last_token_index',
-           'encode_prompts', 'initial_noise', 'generate', 'glyph_data', 'data_prompts', 'diffusion_loss',
-           'glyph_tokenizer', 'load_state', 'train_glyph_diffusion', 'save_glyph_pipeline', 'load_glyph_pipeline',
-           'tiny_sd_pipeline', 'FontClassifierConfig', 'font_classifier', 'font_glyph_probs', 'glyph_scores',
-           'font_features', 'quality_check']
+           'encode_prompts', 'initial_noise', 'generate', 'glyph_data', 'font_positions', 'data_prompts', 'noised',
+           'diffusion_loss', 'glyph_tokenizer', 'load_state', 'train_glyph_diffusion', 'save_glyph_pipeline',
+           'load_glyph_pipeline', 'tiny_sd_pipeline', 'FontClassifierConfig', 'font_classifier', 'font_glyph_probs',
+           'glyph_scores', 'font_features', 'quality_check']
 
 # %% ../nbs/04_diffusion.ipynb #36f815d0
 class PromptTooLongError(VisionUnlearningError, ValueError):
@@ -215,7 +215,7 @@ def generate(pipe, # any pipeline with unet, text_encoder, tokenizer, scheduler 
         out.append(_decode(pipe, lat).cpu())
     return torch.cat(out)
 
-# %% ../nbs/04_diffusion.ipynb #a3f79bd2
+# %% ../nbs/04_diffusion.ipynb #a92cee3c
 def glyph_data(cfg:GlyphDiffusionConfig, # what to render
                seed_offset:int=0, # 0: the training renderings; another value: fresh renderings of the same fonts
                samples_per_char:int|None=None, # default `cfg.samples_per_char`
@@ -233,27 +233,38 @@ def glyph_data(cfg:GlyphDiffusionConfig, # what to render
         data = ImageData(out['x'], out['y'], list(cfg.chars), out['identity'], 'font_identities', meta)
     return data, font_phrases(data.attributes)
 
+def font_positions(data:ImageData)->torch.Tensor:
+    "Position of each image's font in `data.attributes` (= in the model's font list)."
+    pos = {ident: k for k, ident in enumerate(data.attributes.index)}
+    return torch.tensor([pos[int(i)] for i in data.identity])
+
 def data_prompts(data:ImageData, phrases:Sequence[str])->list[str]:
     "The prompt of every image of `data`: its glyph in its font."
-    pos = {ident: k for k, ident in enumerate(data.attributes.index)}
-    return [glyph_prompt(data.classes[int(y)], phrases[pos[int(i)]]) for y, i in zip(data.y, data.identity)]
+    return [glyph_prompt(data.classes[int(y)], phrases[int(f)]) for y, f in zip(data.y, font_positions(data))]
 
 def _corpus(cfg:GlyphDiffusionConfig, phrases:Sequence[str])->list[str]:
     return [glyph_prompt(c, p) for p in phrases for c in cfg.chars] + list(SURROGATES)
 
 SURROGATES = ('handwriting', 'a plain font', 'a random font')   # concepts an unlearned font may be steered towards
 
-# %% ../nbs/04_diffusion.ipynb #3ff5bb9e
+# %% ../nbs/04_diffusion.ipynb #5b8fcb43
+def noised(pipe, # a pipeline with a training `scheduler`
+           x0:torch.Tensor, # clean images in [-1, 1] (or latents), N×C×H×W
+           g:torch.Generator|None=None, # generator of t, then ε
+          )->tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    "(x_t, t, ε): x₀ noised at uniformly drawn steps t by the pipeline's scheduler."
+    T = pipe.scheduler.config.num_train_timesteps
+    t = torch.randint(0, T, (len(x0),), generator=g).to(x0.device)
+    eps = torch.randn(x0.shape, generator=g).to(x0.device)
+    return pipe.scheduler.add_noise(x0, eps, t), t, eps
+
 def diffusion_loss(pipe, # the pipeline being trained
                    x0:torch.Tensor, # clean images in [-1, 1] (or latents), N×C×H×W
                    ctx:torch.Tensor, # text-encoder states, N×tokens×dim
                    g:torch.Generator|None=None, # generator of t and ε
                   )->torch.Tensor:
     "The ε-prediction loss ‖ε − ε_θ(x_t, t, c)‖² at uniformly drawn steps t."
-    T = pipe.scheduler.config.num_train_timesteps
-    t = torch.randint(0, T, (len(x0),), generator=g).to(x0.device)
-    eps = torch.randn(x0.shape, generator=g).to(x0.device)
-    xt = pipe.scheduler.add_noise(x0, eps, t)
+    xt, t, eps = noised(pipe, x0, g)
     return F.mse_loss(pipe.unet(xt, t, encoder_hidden_states=ctx).sample, eps)
 
 def _state(pipe)->dict:
@@ -382,7 +393,7 @@ def tiny_sd_pipeline(seed:int=0, # weight initialisation
     return StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tok, unet=unet, scheduler=sched,
                                    safety_checker=None, feature_extractor=None, requires_safety_checker=False)
 
-# %% ../nbs/04_diffusion.ipynb #5740a5df
+# %% ../nbs/04_diffusion.ipynb #c7a8b862
 class FontClassifierConfig(Config):
     "The classifier of (font, glyph) used to judge generated glyphs."
     widths:tuple[int, ...] = (32, 64)
@@ -392,9 +403,7 @@ class FontClassifierConfig(Config):
     lr:float = Field(2e-3, gt=0)
     seed:int = 1
 
-def _joint_labels(data:ImageData)->torch.Tensor:
-    pos = {ident: k for k, ident in enumerate(data.attributes.index)}
-    return torch.tensor([pos[int(i)] for i in data.identity]) * len(data.classes) + data.y
+def _joint_labels(data:ImageData)->torch.Tensor: return font_positions(data) * len(data.classes) + data.y
 
 def font_classifier(cfg:GlyphDiffusionConfig, # the diffusion model's fonts and glyphs
                     ccfg:FontClassifierConfig=FontClassifierConfig(), # the classifier
