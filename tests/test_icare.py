@@ -375,7 +375,7 @@ def _every_template(folder:str)->dict:
             'MetricSimilarityAlignmentMulti': dict(**kw, interference_pair='rmse',
                                                    similarity_metric_list=['jacc', 'embedding']),
             'SignificantRelationshipNumerical': dict(**kw, interference_entity=me, attribute='boldness'),
-            'SignificantRelationshipCategorical': dict(**kw, interference_entity=me, attribute='design',
+            'SignificantRelationshipCategorical': dict(**kw, interference_entity='Receiver average rmse', attribute='design',
                                                        attribute_value=design0, min_samples_per_category=2),
             'CountSignificantRelationship': dict(**alg, unlearning_algorithm_list=both, interference_entity_list=[me],
                                                  attribute_list=['boldness', 'monospace'], min_samples_per_category=2),

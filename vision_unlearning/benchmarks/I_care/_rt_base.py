@@ -21,7 +21,7 @@ from ._vocab import _me_slug
 from .metadata import *
 from .metadata import _per_entity_rows, _read_json, _write_json
 from .utils import _fetch_remote
-from .interference import jacc_similarity_matrix, load_interference_tensor
+from .interference import jacc_similarity_matrix, load_interference_tensor, type_jaccard
 from .metrics import unit_embeddings
 
 # %% auto #0
@@ -133,10 +133,13 @@ def similarity_inputs(task:type_task, similarity_metric:type_s, base_folder:str=
         return [metadata_file(task), os.path.relpath(get_embeddings_path(task, '.'))]
     return [_similarity_file(task, similarity_metric)]
 
-def similarity_matrix(task:type_task, similarity_metric:type_s, base_folder:str='assets')->pd.DataFrame:
+def similarity_matrix(task:type_task, similarity_metric:type_s, base_folder:str='assets',
+                      jaccard:type_jaccard='attributes', # `jacc` over the attributes, or over every key as 1.0.0
+                     )->pd.DataFrame:
     ("Entity x entity similarity: `jacc` from attributes, `dino`/`embedding` from baseline embeddings, "
      "others from `results/SimilarityMatrix`.")
-    if similarity_metric == 'jacc': return jacc_similarity_matrix(get_metadata_filtered(task, base_folder))
+    if similarity_metric == 'jacc':
+        return jacc_similarity_matrix(get_metadata_filtered(task, base_folder), jaccard=jaccard)
     if similarity_metric in ('dino', 'embedding'):
         E = baseline_embeddings(task, base_folder)
         return pd.DataFrame(E.values @ E.values.T, index=pd.Index(E.index, name='emitter'), columns=E.index)

@@ -4,10 +4,10 @@
 
 # %% ../../../nbs/12_interference_per_pair.ipynb #684ff566
 from __future__ import annotations
-import os
+import os, zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Dict, List, Sequence
+from typing import Any, Callable, ClassVar, Dict, List, Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,7 @@ from pydantic import Field
 
 from ...data import font_metadata, render_glyphs
 from ...core import (Config, ConfigError, DataNotFoundError, InsufficientSamplesError, atomic_write,
-                                    get_store, progress, ArtifactStore)
+                                    get_store, progress, ArtifactStore, check_choice)
 from ._vocab import *
 from ._vocab import NON_ATTRIBUTE_KEYS
 from ._files import *
@@ -25,7 +25,7 @@ from ._files import _check
 from .utils import save_embeddings
 
 # %% auto #0
-__all__ = ['InterferenceTensor', 'load_interference_tensor', 'jacc_metric_score', 'jacc_similarity_matrix',
+__all__ = ['type_jaccard', 'InterferenceTensor', 'load_interference_tensor', 'jacc_metric_score', 'jacc_similarity_matrix',
            'interference_per_pair_from_images', 'TestbedConfig', 'planted_latent', 'write_testbed_sources']
 
 # %% ../../../nbs/12_interference_per_pair.ipynb #59fbf4f2
@@ -68,7 +68,11 @@ def load_interference_tensor(task:type_task, method:type_unlearning_algorithm, n
     return InterferenceTensor(task, method, int(epochs), names, MP_METRICS, vals)
 
 # %% ../../../nbs/12_interference_per_pair.ipynb #6ca34f13
-def _attribute_keys(row:Dict[str, Any], entity_col:str)->List[str]:
+type_jaccard = Literal['attributes', 'reference']  # which metadata keys count: the attributes, or every key (1.0.0)
+
+def _attribute_keys(row:Dict[str, Any], entity_col:str, jaccard:type_jaccard='attributes')->List[str]:
+    check_choice('jaccard', jaccard, type_jaccard.__args__)
+    if jaccard == 'reference': return list(row)
     return [k for k in row if k != entity_col and k not in NON_ATTRIBUTE_KEYS and not k.startswith('metric_')]
 
 def _jacc_term(v1, v2)->float|None:
@@ -81,14 +85,16 @@ def _jacc_term(v1, v2)->float|None:
         if 1 < v1 <= 100 and 1 < v2 <= 100: return 1 - abs(v1 - v2) / 100
     return None
 
-def jacc_metric_score(entity_1:str, entity_2:str, metadata_filtered:List[Dict[str, Any]], entity_col:str='name')->float:
+def jacc_metric_score(entity_1:str, entity_2:str, metadata_filtered:List[Dict[str, Any]], entity_col:str='name',
+                      jaccard:type_jaccard='attributes', # 'reference': count every key, the name included, as 1.0.0
+                     )->float:
     "Jaccard similarity between two entities, based on their attributes."
     rows = {r[entity_col]: r for r in metadata_filtered}
     for e in (entity_1, entity_2):
         if e not in rows:
             raise ConfigError(f"entity {e!r} is not in metadata_filtered ({len(rows)} entities, column {entity_col!r})")
     r1, r2 = rows[entity_1], rows[entity_2]
-    terms = [t for k in _attribute_keys(r1, entity_col) if (t := _jacc_term(r1.get(k), r2.get(k))) is not None]
+    terms = [t for k in _attribute_keys(r1, entity_col, jaccard) if (t := _jacc_term(r1.get(k), r2.get(k))) is not None]
     if not terms: raise InsufficientSamplesError(f"no attribute of {entity_1!r} and {entity_2!r} can be compared")
     return float(np.mean(terms))
 
@@ -110,11 +116,13 @@ def _attribute_terms(values:list)->tuple[np.ndarray, np.ndarray]:
     counted = same & ((is_str[:, None] & is_str[None, :]) | ok_lo | ok_hi)
     return np.where(counted, contrib, 0.), counted
 
-def jacc_similarity_matrix(metadata_filtered:List[Dict[str, Any]], entity_col:str='name')->pd.DataFrame:
+def jacc_similarity_matrix(metadata_filtered:List[Dict[str, Any]], entity_col:str='name',
+                           jaccard:type_jaccard='attributes', # 'reference': count every key, the name included, as 1.0.0
+                          )->pd.DataFrame:
     "All pairwise `jacc_metric_score`s as an n x n DataFrame (rows emitters, columns receivers)."
     names = [r[entity_col] for r in metadata_filtered]
     total, count = np.zeros((len(names),) * 2), np.zeros((len(names),) * 2)
-    for k in _attribute_keys(metadata_filtered[0], entity_col):
+    for k in _attribute_keys(metadata_filtered[0], entity_col, jaccard):
         c, m = _attribute_terms([r.get(k) for r in metadata_filtered]); total += c; count += m
     if (count == 0).any(): raise InsufficientSamplesError("some pairs of entities have no comparable attribute")
     return pd.DataFrame(total / count, index=pd.Index(names, name='emitter'), columns=names)
@@ -165,8 +173,9 @@ class TestbedConfig(Config):
     "A synthetic I-CARE asset folder with planted interference."
     __test__:ClassVar[bool] = False  # not a pytest test class
     task:type_task = 'fonts'
-    entities:str = Field('fonts', pattern='^(fonts|synthetic)$',
-                         description="real font identities or synthetic entities")
+    entities:str = Field('fonts', pattern='^(fonts|synthetic|people)$',
+                         description="real font identities, synthetic entities, or synthetic people with the "
+                                     "published people task's metadata fields")
     n_entities:int = Field(100, ge=4, le=283)
     methods:tuple[type_unlearning_algorithm, ...] = ('distil', 'munba', 'uce')
     method_strength:Dict[str, float] = {'distil': 1.0, 'munba': 0.7, 'uce': 0.45}  # s_u
@@ -194,6 +203,25 @@ def _synthetic_entities(n:int, seed:int)->List[Dict[str, Any]]:
     return [dict(name=f'entity_{i:03d}', design=str(rng.choice(['serif', 'sans', 'mono', 'script'])),
                  monospace=bool(rng.random() < .3), weight=int(rng.integers(20, 100)),
                  boldness=round(float(rng.random()), 4)) for i in range(n)]
+
+_OCCUPATIONS = {'POLITICIAN': 'Politician', 'ACTOR': 'Artist', 'SINGER': 'Artist', 'WRITER': 'Artist',
+                'SOCCER PLAYER': 'Athlete', 'TENNIS PLAYER': 'Athlete'}
+
+def _people_entities(n:int, seed:int)->List[Dict[str, Any]]:
+    "Synthetic people with the fields (and value types) of the published `people` metadata."
+    rng = np.random.default_rng(seed)
+    hpi = np.round(rng.uniform(50, 95, n), 4); q = np.quantile(hpi, [.25, .5, .75])
+    bins = np.array(['Q0_25', 'Q25_50', 'Q50_75', 'Q75_100'])[np.searchsorted(q, hpi, side='right')]
+    rows = []
+    for i in range(n):
+        occ = str(rng.choice(list(_OCCUPATIONS)))
+        rows.append(dict(name=f'Person_{i:03d}', dataset_n_original=int(rng.integers(10, 300)),
+                         name_pantheon=f'Person {i:03d}', birthyear=int(rng.integers(1930, 1995)),
+                         gender=str(rng.choice(['M', 'F'])), occupation=occ,
+                         bplace_country=str(rng.choice(['United States', 'United Kingdom', 'France', 'Brazil', 'Japan'])),
+                         hpi=float(hpi[i]), race=str(rng.choice(['white', 'black', 'asian', 'latino hispanic'])),
+                         occupation_simplified=_OCCUPATIONS[occ], hpi_bin=str(bins[i])))
+    return rows
 
 def _check_attribute(meta:List[Dict[str, Any]], a:str, what:str)->str:
     if a not in meta[0]:
@@ -237,7 +265,7 @@ def _render_entity(row:Dict[str, Any], size:int=48)->np.ndarray:
     if 'file' in row:
         g = render_glyphs(row['file'], chars='Ag', size=size).float().numpy()[:, 0] / 255
         return np.concatenate(list(g), axis=1)
-    rng = np.random.default_rng(abs(hash(row['name'])) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(row['name'].encode()))   # not hash(): it changes between processes
     return np.kron(rng.random((6, 12)), np.ones((size // 6, size // 6)))
 
 def _degrade(img:np.ndarray, strength:float, rng:np.random.Generator)->np.ndarray:
@@ -297,7 +325,8 @@ def write_testbed_sources(folder:str, # asset folder to write (created)
                          )->str:
     "Write the sources of an I-CARE asset folder with planted interference (all but the per-entity table)."
     task = cfg.task
-    meta = (_font_entities if cfg.entities == 'fonts' else _synthetic_entities)(cfg.n_entities, cfg.seed)
+    meta = dict(fonts=_font_entities, synthetic=_synthetic_entities, people=_people_entities)[cfg.entities](
+        cfg.n_entities, cfg.seed)
     save_metadata_filtered(task, meta, folder)
     emitters = np.linspace(0, len(meta) - 1, cfg.image_emitters).astype(int) if cfg.image_emitters else []
     if len(emitters):  # the original model's images and embeddings: written once, shared by every method

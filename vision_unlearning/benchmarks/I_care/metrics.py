@@ -5,12 +5,12 @@
 # %% ../../../nbs/13_interference_per_entity.ipynb #de3e8b9b
 from __future__ import annotations
 import os, warnings
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Literal, Tuple
 
 import numpy as np
 import pandas as pd
 
-from ...core import ConfigError, InsufficientSamplesError, DataNotFoundError
+from ...core import ConfigError, InsufficientSamplesError, DataNotFoundError, check_choice
 from ._vocab import *
 from ._files import *
 from .utils import load_embeddings
@@ -67,14 +67,16 @@ def average_metric(interference_per_pair:dict, metric:str)->float:
     return float(np.nanmean(_values(interference_per_pair, metric)[1]))
 
 # %% ../../../nbs/13_interference_per_entity.ipynb #62368d6b
-def _view_stats(V:np.ndarray, bigger_worse:bool, zero:bool)->Dict[str, np.ndarray]:
-    "Statistics of each row of V (rows = entity viewed, columns = the other side); V[i, i] is the target's own value."
+def _view_stats(V:np.ndarray, bigger_worse:bool, zero:bool, keep:np.ndarray|None=None)->Dict[str, np.ndarray]:
+    ("Statistics of each row of V (rows = entity viewed, columns = the other side); V[i, i] is the target's own value; "
+     "`keep` (boolean, V's shape) limits the cells that are counted and averaged.")
     n = len(V)
+    diag = np.diag(V)[:, None]
+    if keep is not None: V = np.where(keep, V, np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)
         worst = np.nanmax(V, 1) if bigger_worse else np.nanmin(V, 1)
         avg = np.nanmean(V, 1)
-    diag = np.diag(V)[:, None]
     worse = (V > diag) if bigger_worse else (V < diag)
     worse[np.eye(n, dtype=bool)] = False
     out = dict(worst_interfered=worst, number_of_interfered_worse_than_target=worse.sum(1).astype(float), average=avg)
@@ -83,14 +85,21 @@ def _view_stats(V:np.ndarray, bigger_worse:bool, zero:bool)->Dict[str, np.ndarra
     for v in out.values(): v[empty] = np.nan
     return out
 
-def per_entity_metrics(t:InterferenceTensor)->pd.DataFrame:
+def per_entity_metrics(t:InterferenceTensor,
+                       absent_counts:Literal['nan', 'zero']='nan', # counts of a metric absent from every file: NaN, or 0 as 1.0's pipeline_07
+                      )->pd.DataFrame:
     ("The per-entity statistics of one (task, method, epochs) as a DataFrame indexed by entity, "
      "columns named as in the files.")
+    check_choice('absent_counts', absent_counts, ('nan', 'zero'))
     cols = {}
     for k, mp in enumerate(t.metrics):
         V, big = t.values[:, :, k], is_worst_biggest(mp)
         em = _view_stats(V, big, mp == 'clip_diff')
         rc = _view_stats(np.where(t.has_emitter[:, None], V, np.nan).T, big, mp == 'clip_diff')
+        if absent_counts == 'zero' and np.isnan(V[t.has_emitter]).all():   # the files do not have this metric
+            for d in (em, rc):
+                for s in d:
+                    if s.startswith('number_of'): d[s][t.has_emitter] = 0.
         for stat in em:
             for view, val in (('emitter', em[stat]), ('receiver', rc[stat]),
                               ('emitter_minus_receiver', em[stat] - rc[stat])):

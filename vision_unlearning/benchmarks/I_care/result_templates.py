@@ -17,14 +17,17 @@ from scipy import stats
 from ...core import (ConfigError, DataNotFoundError, InsufficientSamplesError, InvalidAttributeTypeError,
                                     check_choice)
 from ._vocab import *
-from ._vocab import _me_slug, _ME_PARTS
+from ._vocab import _me_slug, _me_label, _ME_PARTS
+from .interference import type_jaccard
+from .metrics import _view_stats
 from .metadata import *
 from ._rt_base import *
 from ._rt_base import _BASE_FIELDS, _stem
 from . import _rt_base
 
 # %% auto #0
-__all__ = ['ResultTemplateMetricMetricAlignment', 'ResultTemplateSignificantRelationshipNumerical',
+__all__ = ['type_test', 'ResultTemplateMetricMetricAlignment', 'deciding_pvalue',
+           'ResultTemplateSignificantRelationshipNumerical', 'directional_values',
            'ResultTemplateSignificantRelationshipCategorical', 'ResultTemplateMetricSimilarityAlignment',
            'pair_features', 'entity_permutation_test', 'ResultTemplateMetricSimilarityAlignmentMulti',
            'ResultTemplateCountSignificantRelationship', 'analyze_relationship_regression',
@@ -83,16 +86,21 @@ def _is_categorical(s:pd.Series)->bool:
     return (s.dtype == bool or s.dtype == object or isinstance(s.dtype, pd.CategoricalDtype)
             or pd.api.types.is_string_dtype(s))
 
-def _p_key(test:str, kind:str)->str:
-    return {('parametric', 'num'): 'pearson_pvalue', ('nonparametric', 'num'): 'spearman_pvalue',
-            ('parametric', 'cat'): 'anova_pvalue', ('nonparametric', 'cat'): 'kruskal_pvalue'}[(test, kind)]
+type_test = Literal['parametric', 'nonparametric', 'either']  # which p-value decides: Pearson/ANOVA, Spearman/Kruskal, or the smaller (1.0.0)
+
+_P_KEYS = {'num': ('pearson_pvalue', 'spearman_pvalue'), 'cat': ('anova_pvalue', 'kruskal_pvalue')}
+
+def deciding_pvalue(result:Dict[str, Any], test:type_test, kind:Literal['num', 'cat'])->float:
+    "The p-value that decides `significant`: the parametric one, the nonparametric one, or the smaller of the two."
+    par, non = (result[k] for k in _P_KEYS[kind])
+    return {'parametric': par, 'nonparametric': non, 'either': min(par, non)}[test]
 
 class _RelationshipTemplate(_TaskTemplate):
     unlearning_algorithm:type_unlearning_algorithm
     interference_entity:type_me
     attribute:str
     significance_threshold:float = 0.05
-    test:Literal['parametric', 'nonparametric'] = 'parametric'
+    test:type_test = 'parametric'
     def _serialize_parameters(self):
         f = ('model', 'task', 'unlearning_algorithm', 'interference_entity', 'attribute')
         return _stem(self, [self.model, self.task, self.unlearning_algorithm, self.interference_entity, self.attribute],
@@ -114,7 +122,7 @@ class ResultTemplateSignificantRelationshipNumerical(_RelationshipTemplate):
                                             "use SignificantRelationshipCategorical")
         d = self._xy(); t = correlation_tests(d.x, d.y)
         return dict(x=self.attribute, y=self.interference_entity, **t,
-                    significant=t[_p_key(self.test, 'num')] < self.significance_threshold)
+                    significant=deciding_pvalue(t, self.test, 'num') < self.significance_threshold)
     def plot(self, res:RTResult)->plt.Figure:
         d, r = self._xy(), res.result
         return _scatter(d.x, d.y, self.attribute, self.interference_entity,
@@ -128,6 +136,23 @@ def _scatter(x, y, xlabel:str, ylabel:str, title:str)->plt.Figure:
     return fig
 
 # %% ../../../nbs/14_result_templates.ipynb #9c3dd635
+def directional_values(M:pd.DataFrame, # emitters x receivers matrix of one per-pair metric
+                       source:Sequence[bool], # which emitters count (the source group)
+                       interference_entity:str, # a receiver-view per-entity metric, e.g. 'Receiver average clip diff'
+                      )->pd.Series:
+    ("Per receiver: the statistic of `interference_entity` over the source emitters only, the receiver itself left "
+     "out; NaN where none is left.")
+    slug = _me_slug(interference_entity)
+    view, stat, mp = _ME_PARTS.get(slug, (None, None, None))
+    if view != 'receiver':
+        other = slug.split('_', 1)[1] if view == 'emitter' else None
+        hint = f", e.g. {_me_label('receiver_' + other)!r}" if other else ''
+        raise ConfigError(f"interference_entity={interference_entity!r} with attribute_value: the unit is the receiver "
+                          f"(one value per receiver over the source emitters), so choose a 'Receiver ...' metric{hint}")
+    n = len(M); keep = np.asarray(source, bool)[None, :] & ~np.eye(n, dtype=bool)   # rows receivers, columns emitters
+    v = _view_stats(M.values.T.astype(float), is_worst_biggest(mp), stat == 'number_of_interfered_worse_than_zero', keep)
+    return pd.Series(v[stat], index=M.columns, name=slug)
+
 @register_template
 class ResultTemplateSignificantRelationshipCategorical(_RelationshipTemplate):
     ("Statistical significance of the average MetricInterferencePerEntity across entities, "
@@ -144,24 +169,26 @@ class ResultTemplateSignificantRelationshipCategorical(_RelationshipTemplate):
                                             "use SignificantRelationshipNumerical")
         if self.attribute_value is None:
             d = self._xy(); return {str(k): g.y.values for k, g in d.groupby(d.x.astype(str))}
-        _, stat, mp = _ME_PARTS[_me_slug(self.interference_entity)]
+        mp = _ME_PARTS.get(_me_slug(self.interference_entity), (0, 0, 'clip_diff'))[2]
         M = interference_matrix(self.task, self.unlearning_algorithm, mp, self.base_folder)
-        lab = a.astype(str).reindex(M.index).values
-        if str(self.attribute_value) not in set(lab):
-            raise ConfigError(f"attribute_value={self.attribute_value!r} not among {sorted(set(lab))}")
-        rows = M.values[lab == str(self.attribute_value)]
-        off = ~np.eye(len(M), dtype=bool)[lab == str(self.attribute_value)]
-        return {g: rows[:, lab == g][off[:, lab == g]] for g in sorted(set(lab))}
+        lab = a.reindex(M.index); lab = lab.where(lab.isna(), lab.astype(str))
+        if str(self.attribute_value) not in set(lab.dropna()):
+            raise ConfigError(f"attribute_value={self.attribute_value!r} not among {sorted(set(lab.dropna()))}")
+        y = directional_values(M, (lab == str(self.attribute_value)).values, self.interference_entity)
+        d = pd.DataFrame({'x': lab.values, 'y': y.values}).dropna()
+        return {str(k): g.y.values for k, g in d.groupby('x')}
     def _compute_from_scratch(self):
         t = group_tests(self._groups(), self.min_samples_per_category)
-        return dict(x=self.attribute, y=self.interference_entity, **t,
-                    significant=t[_p_key(self.test, 'cat')] < self.significance_threshold)
+        unit = 'entity' if self.attribute_value is None else 'receiver'
+        return dict(x=self.attribute, y=self.interference_entity, **t, unit=unit,
+                    significant=deciding_pvalue(t, self.test, 'cat') < self.significance_threshold)
     def plot(self, res:RTResult)->plt.Figure:
         g = {k: v for k, v in self._groups().items() if k in res.result['group_sizes']}
         fig, ax = plt.subplots(figsize=(max(4, .6 * len(g)), 3.5))
         ax.boxplot(list(g.values()), tick_labels=list(g)); ax.tick_params(axis='x', rotation=45)
         r = res.result
-        ax.set(xlabel=self.attribute, ylabel=self.interference_entity,
+        src = '' if self.attribute_value is None else f' from {self.attribute}={self.attribute_value}'
+        ax.set(xlabel=f'{self.attribute} of the {r.get("unit", "entity")}', ylabel=self.interference_entity + src,
                title=f"ANOVA p={r['anova_pvalue']:.2g}, Kruskal p={r['kruskal_pvalue']:.2g}")
         return fig
 
@@ -174,6 +201,7 @@ class ResultTemplateMetricSimilarityAlignment(_TaskTemplate):
     similarity_metric:type_s
     significance_threshold:float = 0.05
     permutations:int = 999
+    jaccard:type_jaccard = 'attributes'  # 'reference': `jacc` over every metadata key, as 1.0.0
     def _serialize_parameters(self):
         f = ('model', 'task', 'unlearning_algorithm', 'interference_pair', 'similarity_metric')
         return _stem(self, [getattr(self, k) for k in f], f)
@@ -184,17 +212,24 @@ class ResultTemplateMetricSimilarityAlignment(_TaskTemplate):
         return dict(directions=[mp_to_direction[self.interference_pair], s_to_direction[self.similarity_metric]])
     def _matrices(self):
         M = interference_matrix(self.task, self.unlearning_algorithm, self.interference_pair, self.base_folder)
-        return M, similarity_matrix(self.task, self.similarity_metric, self.base_folder).loc[M.index, M.columns]
+        return M, similarity_matrix(self.task, self.similarity_metric, self.base_folder,
+                                 self.jaccard).loc[M.index, M.columns]
     def _compute_from_scratch(self):
         M, S = self._matrices(); off = ~np.eye(len(M), dtype=bool)
         t = correlation_tests(S.values[off], M.values[off])
         m = mantel_test(M.values.astype(float), S.values.astype(float), self.permutations)
+        parametric = min(t['pearson_pvalue'], t['spearman_pvalue']) < self.significance_threshold
         return dict(x=self.similarity_metric, y=self.interference_pair, **t, **m,
-                    significant=m['mantel_pvalue'] < self.significance_threshold)
+                    pvalue_basis=dict(mantel_pvalue='entities permuted; decides significant',
+                                      pearson_pvalue='parametric, pairs taken as independent (1.0.0)',
+                                      spearman_pvalue='parametric, pairs taken as independent (1.0.0)'),
+                    significant=m['mantel_pvalue'] < self.significance_threshold,
+                    significant_parametric=bool(parametric))
     def plot(self, res:RTResult)->plt.Figure:
         M, S = self._matrices(); off = ~np.eye(len(M), dtype=bool); r = res.result
         return _scatter(S.values[off], M.values[off], f'similarity ({self.similarity_metric})', self.interference_pair,
-                        f"r={r['pearson_statistic']:.2f}, Mantel p={r['mantel_pvalue']:.2g}")
+                        f"r={r['pearson_statistic']:.2f}: Mantel p={r['mantel_pvalue']:.2g} (entities permuted)\n"
+                        f"parametric p={r['pearson_pvalue']:.2g} (pairs as independent)")
 
 # %% ../../../nbs/14_result_templates.ipynb #9924e46f
 def _attribute_frame(task:str, base_folder:str)->pd.DataFrame:
@@ -202,11 +237,13 @@ def _attribute_frame(task:str, base_folder:str)->pd.DataFrame:
     return meta[[c for c in meta if c not in NON_ATTRIBUTE_KEYS and not c.startswith('metric_')]]
 
 def pair_features(task:type_task, base_folder:str, similarity_metric_list:Sequence[str]=(), attribute_diff:bool=True,
-                  attribute_value:bool=True, max_categories:int=12)->pd.DataFrame:
+                  attribute_value:bool=True, max_categories:int=12,
+                  jaccard:type_jaccard='attributes', # which `jacc` similarity (see `12_interference_per_pair`)
+                 )->pd.DataFrame:
     "One row per ordered pair (emitter, receiver), i != j, with similarity and attribute features."
     A = _attribute_frame(task, base_folder); names = list(A.index); n = len(names)
     ii, jj = np.where(~np.eye(n, dtype=bool))
-    F = {f'sim_{s}': similarity_matrix(task, s, base_folder).loc[names, names].values[ii, jj]
+    F = {f'sim_{s}': similarity_matrix(task, s, base_folder, jaccard).loc[names, names].values[ii, jj]
          for s in similarity_metric_list}
     for c in A:
         col = A[c]
@@ -302,20 +339,22 @@ class ResultTemplateMetricSimilarityAlignmentMulti(_TaskTemplate):
     random_state:int = 42
     test_size:float = Field(0.3, gt=0, lt=1)
     permutations:int = Field(199, ge=19)
+    jaccard:type_jaccard = 'attributes'  # 'reference': `jacc` over every metadata key, as 1.0.0
     def _serialize_parameters(self):
         return '_'.join([self.model, self.task, self.unlearning_algorithm, self.interference_pair,
                          '_'.join(self.similarity_metric_list) or 'none',
                          str(int(self.include_attribute_diff_similarity)),
                          str(int(self.include_attribute_value_similarity)),
                          self.regression_algorithm, str(self.random_state), str(self.test_size)] +
-                        [f'{k}={getattr(self, k)}' for k in ('significance_threshold', 'permutations')
+                        [f'{k}={getattr(self, k)}' for k in ('significance_threshold', 'permutations', 'jaccard')
                          if getattr(self, k) != type(self).model_fields[k].default])
     def _inputs(self):
         sims = [f for s in self.similarity_metric_list for f in similarity_inputs(self.task, s, self.base_folder)]
         return pair_inputs(self.task, self.base_folder, self.unlearning_algorithm) + sims
     def _data(self):
         X = pair_features(self.task, self.base_folder, self.similarity_metric_list,
-                          self.include_attribute_diff_similarity, self.include_attribute_value_similarity)
+                          self.include_attribute_diff_similarity, self.include_attribute_value_similarity,
+                          jaccard=self.jaccard)
         M = interference_matrix(self.task, self.unlearning_algorithm, self.interference_pair, self.base_folder)
         y = M.stack().reindex(X.index).values.astype(float); ok = ~np.isnan(y)
         if X.shape[1] == 0: raise ConfigError("no features: give similarity_metric_list or include attribute features")
@@ -341,21 +380,24 @@ class ResultTemplateCountSignificantRelationship(_TaskTemplate):
     significance_threshold:float = 0.05
     correction:Literal['none', 'holm', 'fdr_bh'] = 'none'
     min_samples_per_category:int = 5
+    test:type_test = 'parametric'  # which p-value of each relationship counts; 'either' is 1.0.0's rule
     def _serialize_parameters(self):
         return (f"{self.model}_{self.task}_"
                 f"{hashlib.sha256(json.dumps(self.params(), sort_keys=True).encode()).hexdigest()[:16]}")
     def _one(self, alg:str, me:str, attr:str)->Dict[str, Any]:
         kw = dict(task=self.task, model=self.model, unlearning_algorithm=alg, interference_entity=me, attribute=attr,
                   base_folder=self.base_folder, save_outputs=self.save_outputs,
-                  recompute_if_exists=self.recompute_if_exists, remote_repository_name=None)
+                  recompute_if_exists=self.recompute_if_exists, remote_repository_name=None, test=self.test)
         cat = _is_categorical(self._attribute(attr))
         rt = (ResultTemplateSignificantRelationshipCategorical(**kw,
                                                                min_samples_per_category=self.min_samples_per_category)
               if cat else ResultTemplateSignificantRelationshipNumerical(**kw))
         r = rt._compute_from_scratch()
+        kind = 'cat' if cat else 'num'
         return dict(unlearning_algorithm=alg, interference_entity=me, attribute=attr,
-                    test='anova' if cat else 'pearson', pvalue=r['anova_pvalue' if cat else 'pearson_pvalue'],
-                    n_samples=r['n_samples'])
+                    test={'parametric': 'anova' if cat else 'pearson', 'nonparametric': 'kruskal' if cat else 'spearman',
+                          'either': 'anova|kruskal' if cat else 'pearson|spearman'}[self.test],
+                    pvalue=deciding_pvalue(r, self.test, kind), n_samples=r['n_samples'])
 
 # %% ../../../nbs/14_result_templates.ipynb #16262e72
 @patch_to(ResultTemplateCountSignificantRelationship)
@@ -379,7 +421,8 @@ def _compute_from_scratch(self):
                                    for g, d in df.groupby(k)}
                for k in ('unlearning_algorithm', 'attribute', 'interference_entity')}
     return dict(rows=df.sort_values('pvalue').head(self.top_n).to_dict('records'),
-                total_count=int(df.significant.sum()), total=len(df), correction=self.correction, skipped=skipped,
+                total_count=int(df.significant.sum()), total=len(df), correction=self.correction, test=self.test,
+                skipped=skipped,
                 **grouped)
 
 @patch_to(ResultTemplateCountSignificantRelationship)

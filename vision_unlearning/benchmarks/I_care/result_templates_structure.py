@@ -19,14 +19,16 @@ from scipy.cluster.hierarchy import leaves_list, linkage
 from scipy.spatial.distance import pdist
 from statsmodels.stats.multitest import multipletests
 
-from ...core import ConfigError, DataNotFoundError, InsufficientSamplesError, InvalidAttributeTypeError
+from ...core import (ConfigError, DataNotFoundError, InsufficientSamplesError, InvalidAttributeTypeError,
+                                    check_choice)
 from ._vocab import *
 from ._vocab import _me_slug
 from ._files import *
 from .utils import _encode_image_file, _decode_image
 from .metrics import unit_embeddings
+from .interference import type_jaccard
 from .result_templates import (RTResult, register_template, per_entity_table,
-    interference_matrix, similarity_matrix, baseline_embeddings, correlation_tests, pair_inputs, similarity_inputs)
+    interference_matrix, similarity_matrix, baseline_embeddings, correlation_tests, mantel_test, pair_inputs, similarity_inputs)
 from .result_templates import _TaskTemplate, _is_categorical, _scatter
 from ._rt_base import _stem
 
@@ -132,6 +134,7 @@ class ResultTemplateSimilarityMatrix(ResultTemplateMatrix):
     task:type_task = 'scenes'
     similarity_metric:type_s = 'clip'
     metric_key_name:str = 'similarity_metric'
+    jaccard:type_jaccard = 'attributes'  # 'reference': `jacc` over every metadata key, the name included, as 1.0.0
     def _serialize_parameters(self):
         return _stem(self, [self.model, self.task, self.similarity_metric],
                      ('model', 'task', 'similarity_metric', 'metric_key_name'))
@@ -139,7 +142,7 @@ class ResultTemplateSimilarityMatrix(ResultTemplateMatrix):
     def _inputs(self):   # a similarity read from a published matrix file is read from this template's own path
         own = os.path.relpath(self.path(), self.base_folder)
         return [f for f in similarity_inputs(self.task, self.similarity_metric, self.base_folder) if f != own]
-    def _matrix(self): return similarity_matrix(self.task, self.similarity_metric, self.base_folder)
+    def _matrix(self): return similarity_matrix(self.task, self.similarity_metric, self.base_folder, self.jaccard)
 
 # %% ../../../nbs/14b_result_templates_structure.ipynb #5977f932
 def analyze_correlation_between_pairwise_metrics(df1:pd.DataFrame, # square entity x entity matrix
@@ -149,8 +152,12 @@ def analyze_correlation_between_pairwise_metrics(df1:pd.DataFrame, # square enti
                                                  exclude_diagonal:bool=True, # leave out the cells (i, i)
                                                  plot=True, # draw a scatter plot
                                                  plot_only_significant=True, # ... only when significant
+                                                 test:Literal['mantel', 'parametric']='mantel', # 'parametric': cells as independent, 1.0.0
+                                                 permutations:int=999, # entity permutations of the Mantel test
                                                 )->bool:
-    "Pearson and Spearman correlation over matching cells of two square matrices; True if either p < 0.05."
+    ("Whether two square entity x entity matrices are correlated over matching cells: the Mantel test (entities "
+     "permuted), or 1.0.0's Pearson or Spearman p < 0.05 over the cells.")
+    check_choice('test', test, ('mantel', 'parametric'))
     for name, d in (('df1', df1), ('df2', df2)):
         if d.shape[0] != d.shape[1] or sorted(map(str, d.index)) != sorted(map(str, d.columns)):
             raise ConfigError(f"{name} must be square with the same entities as rows and columns; got shape {d.shape}")
@@ -159,11 +166,13 @@ def analyze_correlation_between_pairwise_metrics(df1:pd.DataFrame, # square enti
     A, B = df1.loc[:, list(df1.index)].to_numpy(float), df2.loc[list(df1.index), list(df1.index)].to_numpy(float)
     keep = ~np.eye(len(A), dtype=bool) if exclude_diagonal else np.ones(A.shape, bool)
     t = correlation_tests(A[keep], B[keep])
-    sig = t['pearson_pvalue'] < 0.05 or t['spearman_pvalue'] < 0.05
+    if test == 'parametric': sig = t['pearson_pvalue'] < 0.05 or t['spearman_pvalue'] < 0.05
+    else: t |= mantel_test(A, B, permutations, exclude_diagonal=exclude_diagonal); sig = t['mantel_pvalue'] < 0.05
     if plot and (sig or not plot_only_significant):
         ok = keep & ~np.isnan(A) & ~np.isnan(B)
+        mantel = f"Mantel p={t['mantel_pvalue']:.2g}; " if test == 'mantel' else ''
         _scatter(A[ok], B[ok], metric1_name, metric2_name,
-                 f"Pearson p={t['pearson_pvalue']:.2g}, Spearman p={t['spearman_pvalue']:.2g}")
+                 f"{mantel}Pearson p={t['pearson_pvalue']:.2g}, Spearman p={t['spearman_pvalue']:.2g}")
     return bool(sig)
 
 # %% ../../../nbs/14b_result_templates_structure.ipynb #d587f7fb
