@@ -142,8 +142,8 @@ def agreement(ref:dict, our:dict, folder:str)->pd.DataFrame:
         differ = sorted(set(rc) - set(same))
         row('per-entity table: values', f'{len(rc)} columns', f'{len(oc)} columns, {len(same)} equal', len(same) == len(rc),
             '' if not differ else f'differ: {", ".join(differ[:4])}')
-        row('per-entity table: arrows', f'{len(arrows)} arrows differ', f'e.g. {oc[arrows[0]] if arrows else "-"}', not arrows,
-            'emitter_minus_receiver_worst of ↑ metrics: 1.0.0 writes ↓, a difference of two ↑ values is ↑ (10a)' if arrows else '')
+        row('per-entity table: arrows', f'{len(arrows)} arrows differ', f'{len(arrows)} arrows differ', not arrows,
+            'by design: emitter_minus_receiver_worst of clip_diff, ssim is ↑ here, ↓ in 1.0.0 (10a)' if arrows else '')
         row('per-entity table: seconds', f"{ref['per_entity']['seconds']:.2f}", f"{our['per_entity']['seconds']:.2f}", True,
             'timing, not an answer')
     for a in ATTRS:
@@ -167,7 +167,7 @@ def agreement(ref:dict, our:dict, folder:str)->pd.DataFrame:
         R = np.array(r); d_ref, d_att = (float(np.abs(our['jacc'][j] - R).max()) for j in ('reference', 'attributes'))
         row("jacc, jaccard='reference'", 'matrix', f'max abs. difference {d_ref:.1e}', d_ref < 1e-12)
         row("jacc, jaccard='attributes' (default)", 'matrix', f'max abs. difference {d_att:.3f}', False,
-            'by design: 1.0.0 also counts the name (a 0 term) and dataset_n_original')
+            'by design: 1.0.0 also counts the name and dataset_n_original')
     r, o = ref['msa'], our['msa']
     if _err(r): row('MetricSimilarityAlignment rmse~jacc', _err(r), f"r={o['reference']['pearson_statistic']:.3f}", False,
                     'the reference crashed')
@@ -179,7 +179,7 @@ def agreement(ref:dict, our:dict, folder:str)->pd.DataFrame:
                 f"r={oj['pearson_statistic']:.3f}, parametric p={oj['pearson_pvalue']:.2g}, Mantel p={oj['mantel_pvalue']:.3g}",
                 j == 'reference' and _close(r['pearson_statistic'], oj['pearson_statistic'])
                 and r['significant'] == oj['significant_parametric'],
-                '' if j == 'reference' else 'jacc differs by design (above)')
+                '' if j == 'reference' else 'by design: jacc (above)')
     r, o = ref['csr'], our['csr']
     if _err(r): row('CountSignificantRelationship', _err(r), f"{o['either']['total_count']} of {o['either']['total']}", False,
                     'the reference crashed')
@@ -190,11 +190,11 @@ def agreement(ref:dict, our:dict, folder:str)->pd.DataFrame:
             of = {key(x): bool(x['significant']) for x in o[t]['rows']}
             eq = sum(rf.get(k) == v for k, v in of.items())
             untested = [k for k in rf if k not in of]   # ours skips them (InsufficientSamplesError), 1.0.0 counts them
-            why = ([f"{len(untested)} combinations cannot be tested (a constant metric, e.g. {' / '.join(untested[0])}): "
-                    f"ours lists them as skipped, 1.0.0 counts them as not significant"] if untested else [])
+            why = ([f"{len(untested)} untestable (a constant metric): skipped here, not significant in 1.0.0"]
+                   if untested else [])
             dropped = [k for k in of if k not in rf]
-            why += [f"1.0.0 left out {len(dropped)} combinations (their templates raised)"] if dropped else []
-            why += [] if t == 'either' else ['by design: 1.0.0 counts a relationship if either test is significant']
+            why += [f"1.0.0 left out {len(dropped)} (its templates raised)"] if dropped else []
+            why += [] if t == 'either' else ['1.0.0 counts either test']
             row(f"CountSignificantRelationship, test='{t}'", f"{r['total_count']} of {r['total']}",
                 f"{o[t]['total_count']} of {o[t]['total']}; {eq} of {len(of)} flags equal",
                 eq == len(of) and not dropped and not any(rf[k] for k in untested) and r['total_count'] == o[t]['total_count'],
