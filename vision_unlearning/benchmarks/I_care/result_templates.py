@@ -5,7 +5,7 @@
 # %% ../../../nbs/14_result_templates.ipynb #04a36cb6
 from __future__ import annotations
 import hashlib, json, os, warnings
-from typing import Any, Dict, List, Literal, Sequence
+from typing import Any, ClassVar, Dict, List, Literal, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -159,6 +159,7 @@ class ResultTemplateSignificantRelationshipCategorical(_RelationshipTemplate):
      "grouped by an attribute's values.")
     attribute_value:str|int|None = None
     min_samples_per_category:int = 5
+    version:ClassVar[str] = '2'   # 2: with attribute_value, one value per receiver (1 pooled the pairs)
     def _inputs(self):
         if self.attribute_value is None: return super()._inputs()
         return super()._inputs() + pair_inputs(self.task, self.base_folder, self.unlearning_algorithm)
@@ -202,6 +203,7 @@ class ResultTemplateMetricSimilarityAlignment(_TaskTemplate):
     significance_threshold:float = 0.05
     permutations:int = 999
     jaccard:type_jaccard = 'attributes'  # 'reference': `jacc` over every metadata key, as 1.0.0
+    version:ClassVar[str] = '2'   # 2: the parametric answer labelled beside the Mantel test's
     def _serialize_parameters(self):
         f = ('model', 'task', 'unlearning_algorithm', 'interference_pair', 'similarity_metric')
         return _stem(self, [getattr(self, k) for k in f], f)
