@@ -67,7 +67,6 @@ REFERENCE_SCRIPT = textwrap.dedent('''
     attempt('flow', lambda: res(I.ResultTemplateSignificantRelationshipCategoricalDirectional(task='people',
         unlearning_algorithm='distil', interference_pair='clip_diff', attribute=FLOW['attribute'],
         source_attribute_value=FLOW['value'], **kw).compute()))
-    meta = I.get_metadata_filtered('people') if hasattr(I, 'get_metadata_filtered') else None
     from vision_unlearning.datasets.testbed import get_metadata_filtered
     meta = get_metadata_filtered('people'); names = [r['name'] for r in meta]
     attempt('jacc', lambda: [[I.jacc_metric_score(a, b, meta) for b in names] for a in names])
@@ -124,22 +123,21 @@ def _err(d): return d.get('error') if isinstance(d, dict) else None
 def _close(a, b, tol=1e-9): return abs(a - b) <= tol * max(1., abs(a), abs(b))
 
 
-def agreement(ref:dict, our:dict, folder:str)->pd.DataFrame:
+def agreement(ref:dict, our:dict)->pd.DataFrame:
     "One row per question: what each package answered, whether they agree, and why not."
     rows = []
     def row(template, r, o, agree, why=''): rows.append(dict(template=template, reference=r, ours=o, agree=agree, why_not=why))
-    # per-entity table
-    import vision_unlearning.benchmarks.I_care as I
+    from vision_unlearning.benchmarks.I_care import parse_per_entity_column
     if _err(ref['per_entity']): row('per-entity table', _err(ref['per_entity']), 'built', False, 'the reference crashed')
     else:
         t = ref['per_entity_table']; R = pd.DataFrame(t['data'], index=t['index'], columns=t['columns'])
         O = our['per_entity_table'].set_index('name')
-        stem = lambda c: c.split(' ')[0]
-        rc = {stem(c): c for c in R if c.startswith('metric_')}; oc = {stem(c): c for c in O if c.startswith('metric_')}
+        by_parts = lambda df: {p: c for c in df if (p := parse_per_entity_column(c))}   # (method, epochs, slug), arrow aside
+        rc, oc = by_parts(R), by_parts(O)
         same = [s for s in rc if s in oc and np.allclose(R[rc[s]].astype(float), O.loc[R.index, oc[s]].astype(float),
                                                           atol=1e-9, equal_nan=True)]
         arrows = [s for s in rc if s in oc and rc[s].split(' ')[1] != oc[s].split(' ')[1]]
-        differ = sorted(set(rc) - set(same))
+        differ = sorted(p.slug for p in set(rc) - set(same))
         row('per-entity table: values', f'{len(rc)} columns', f'{len(oc)} columns, {len(same)} equal', len(same) == len(rc),
             '' if not differ else f'differ: {", ".join(differ[:4])}')
         row('per-entity table: arrows', f'{len(arrows)} arrows differ', f'{len(arrows)} arrows differ', not arrows,
@@ -235,7 +233,7 @@ def main():
             json.dump(dict(reference=REFERENCE, n=a.n, pandas=ref['versions']['pandas'], answers=ref), f, default=float)
     print(f"testbed: {a.n} synthetic people (published fields), methods {METHODS}, planted: same occupation_simplified, "
           f"emitter hpi; reference venv ready in {t_venv:.0f} s (pandas {ref['versions']['pandas']})\n")
-    df = agreement(ref, our, folder)
+    df = agreement(ref, our)
     print(md(df))
     print(f"\n{int(df.agree.sum())} of {len(df)} rows agree")
 

@@ -92,8 +92,14 @@ _P_KEYS = {'num': ('pearson_pvalue', 'spearman_pvalue'), 'cat': ('anova_pvalue',
 
 def deciding_pvalue(result:Dict[str, Any], test:type_test, kind:Literal['num', 'cat'])->float:
     "The p-value that decides `significant`: the parametric one, the nonparametric one, or the smaller of the two."
+    check_choice('test', test, type_test.__args__); check_choice('kind', kind, tuple(_P_KEYS))
     par, non = (result[k] for k in _P_KEYS[kind])
     return {'parametric': par, 'nonparametric': non, 'either': min(par, non)}[test]
+
+def _test_name(test:type_test, kind:str)->str:
+    "'anova', 'kruskal', 'anova|kruskal', ... : the test(s) `deciding_pvalue` reads."
+    par, non = (k.removesuffix('_pvalue') for k in _P_KEYS[kind])
+    return {'parametric': par, 'nonparametric': non, 'either': f'{par}|{non}'}[test]
 
 class _RelationshipTemplate(_TaskTemplate):
     unlearning_algorithm:type_unlearning_algorithm
@@ -136,12 +142,8 @@ def _scatter(x, y, xlabel:str, ylabel:str, title:str)->plt.Figure:
     return fig
 
 # %% ../../../nbs/14_result_templates.ipynb #9c3dd635
-def directional_values(M:pd.DataFrame, # emitters x receivers matrix of one per-pair metric
-                       source:Sequence[bool], # which emitters count (the source group)
-                       interference_entity:str, # a receiver-view per-entity metric, e.g. 'Receiver average clip diff'
-                      )->pd.Series:
-    ("Per receiver: the statistic of `interference_entity` over the source emitters only, the receiver itself left "
-     "out; NaN where none is left.")
+def _receiver_parts(interference_entity:str)->tuple[str, str]:
+    "(statistic, per-pair metric) of a receiver-view per-entity metric; `ConfigError` for any other."
     slug = _me_slug(interference_entity)
     view, stat, mp = _ME_PARTS.get(slug, (None, None, None))
     if view != 'receiver':
@@ -149,9 +151,18 @@ def directional_values(M:pd.DataFrame, # emitters x receivers matrix of one per-
         hint = f", e.g. {_me_label('receiver_' + other)!r}" if other else ''
         raise ConfigError(f"interference_entity={interference_entity!r} with attribute_value: the unit is the receiver "
                           f"(one value per receiver over the source emitters), so choose a 'Receiver ...' metric{hint}")
+    return stat, mp
+
+def directional_values(M:pd.DataFrame, # emitters x receivers matrix of one per-pair metric
+                       source:Sequence[bool], # which emitters count (the source group)
+                       interference_entity:str, # a receiver-view per-entity metric, e.g. 'Receiver average clip diff'
+                      )->pd.Series:
+    ("Per receiver: the statistic of `interference_entity` over the source emitters only, the receiver itself left "
+     "out; NaN where none is left.")
+    stat, mp = _receiver_parts(interference_entity)
     n = len(M); keep = np.asarray(source, bool)[None, :] & ~np.eye(n, dtype=bool)   # rows receivers, columns emitters
     v = _view_stats(M.values.T.astype(float), is_worst_biggest(mp), stat == 'number_of_interfered_worse_than_zero', keep)
-    return pd.Series(v[stat], index=M.columns, name=slug)
+    return pd.Series(v[stat], index=M.columns, name=_me_slug(interference_entity))
 
 @register_template
 class ResultTemplateSignificantRelationshipCategorical(_RelationshipTemplate):
@@ -170,7 +181,7 @@ class ResultTemplateSignificantRelationshipCategorical(_RelationshipTemplate):
                                             "use SignificantRelationshipNumerical")
         if self.attribute_value is None:
             d = self._xy(); return {str(k): g.y.values for k, g in d.groupby(d.x.astype(str))}
-        mp = _ME_PARTS.get(_me_slug(self.interference_entity), (0, 0, 'clip_diff'))[2]
+        _, mp = _receiver_parts(self.interference_entity)   # before reading anything
         M = interference_matrix(self.task, self.unlearning_algorithm, mp, self.base_folder)
         lab = a.reindex(M.index); lab = lab.where(lab.isna(), lab.astype(str))
         if str(self.attribute_value) not in set(lab.dropna()):
@@ -396,9 +407,7 @@ class ResultTemplateCountSignificantRelationship(_TaskTemplate):
               if cat else ResultTemplateSignificantRelationshipNumerical(**kw))
         r = rt._compute_from_scratch()
         kind = 'cat' if cat else 'num'
-        return dict(unlearning_algorithm=alg, interference_entity=me, attribute=attr,
-                    test={'parametric': 'anova' if cat else 'pearson', 'nonparametric': 'kruskal' if cat else 'spearman',
-                          'either': 'anova|kruskal' if cat else 'pearson|spearman'}[self.test],
+        return dict(unlearning_algorithm=alg, interference_entity=me, attribute=attr, test=_test_name(self.test, kind),
                     pvalue=deciding_pvalue(r, self.test, kind), n_samples=r['n_samples'])
 
 # %% ../../../nbs/14_result_templates.ipynb #16262e72
