@@ -298,7 +298,23 @@ def bench_page(bench_dir:Path, proc_dir:Path)->Path|None:
     p.write_text(json.dumps({'cells': cells, 'metadata': {}, 'nbformat': 4, 'nbformat_minor': 5}))
     return p
 
-def build_site(src:Path, out:Path, bench_dir:Path|None=None, keep_proc:Path|None=None)->Path:
+def report_page(report_dir:Path|None, proc_dir:Path)->Path|None:
+    "A 'Report' notebook holding the cross-metric report of the run saved in `report_dir` (tools/main.sh), if any."
+    if not report_dir or not (Path(report_dir)/'result.json').exists(): return None
+    from vision_unlearning.report import load_result, report_body
+    when = datetime.fromtimestamp((Path(report_dir)/'result.json').stat().st_mtime, timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
+    cells = [{'cell_type': 'raw', 'metadata': {}, 'source': '---\ntitle: "The default run: every method, every metric"\n'
+              'description: The default run of `vision-unlearning run`, captured by the last run of tools/main.sh.\n'
+              'output-file: default_run.html\n---'},
+             {'cell_type': 'markdown', 'metadata': {}, 'source':
+              f"Written by `vision-unlearning run` ({when}); how it is computed: [30_report](30_report.ipynb), "
+              "the command: [30b_cli](30b_cli.ipynb).\n\n" + report_body(load_result(report_dir))}]
+    p = proc_dir/'98_default_run.ipynb'
+    p.write_text(json.dumps({'cells': cells, 'metadata': {}, 'nbformat': 4, 'nbformat_minor': 5}))
+    return p
+
+def build_site(src:Path, out:Path, bench_dir:Path|None=None, keep_proc:Path|None=None,
+               report_dir:Path|None=None)->Path:
     "Process and render every notebook of `src` into the site folder `out`."
     from nbdev.config import get_config
     os.chdir(ROOT)
@@ -313,6 +329,7 @@ def build_site(src:Path, out:Path, bench_dir:Path|None=None, keep_proc:Path|None
         if out.exists(): shutil.rmtree(out)
         out.mkdir(parents=True)
         pages = [Page(pp, nb, out) for pp, nb in zip(procd, nbs)]
+        if (rp := report_page(report_dir, proc)) is not None: pages.append(Page(rp, Path('default_run.ipynb'), out))
         if (bp := bench_page(bench_dir, proc)) is not None: pages.append(Page(bp, Path('benchmarks.ipynb'), out))
         rel = os.path.relpath(src, ROOT) if Path(src).resolve().is_relative_to(ROOT) else str(src)
         when = datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
@@ -330,10 +347,13 @@ def main(argv=None):
     ap.add_argument('--readme-out', default=str(ROOT/'README.md'), help='where README.md goes')
     ap.add_argument('--bench-dir', default=str(ROOT/'_build'/'benchmarks'), help='captured benchmark outputs (*.txt)')
     ap.add_argument('--keep-proc', default=None, help='keep the processed notebooks in this folder (debugging)')
+    ap.add_argument('--report-dir', default=str(ROOT/'_build'/'report'),
+                    help='a result folder of `vision-unlearning run`: rendered as the Report page')
     a = ap.parse_args(argv)
     if not a.no_readme:
         print(f"build_site: wrote {os.path.relpath(build_readme(ROOT/'nbs'/'index.ipynb', Path(a.readme_out).resolve()))}")
     if a.readme_only: return
-    build_site(Path(a.src).resolve(), Path(a.out).resolve(), Path(a.bench_dir), Path(a.keep_proc).resolve() if a.keep_proc else None)
+    build_site(Path(a.src).resolve(), Path(a.out).resolve(), Path(a.bench_dir),
+               Path(a.keep_proc).resolve() if a.keep_proc else None, Path(a.report_dir))
 
 if __name__ == '__main__': main()

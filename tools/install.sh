@@ -43,13 +43,14 @@ else
   echo "install.sh: Debian packages already installed"
 fi
 
-# 2. The virtual environment and the package (editable, with the dev extra).
+# 2. The virtual environment and the package (editable, with the dev and cluster extras: submitit, which the zoo's
+#    scale-out tests run with its local executor; it is pure Python and comes from PyPI like every other requirement).
 t1=$EPOCHREALTIME
 [ -x .venv/bin/python ] || { echo "install.sh: creating .venv"; python3 -m venv .venv; }
 PY=.venv/bin/python
 stamp=.venv/.vu_install_stamp
 want=$(cat settings.ini setup.py pyproject.toml 2>/dev/null | cat - <($PY -V 2>&1) | sha256sum | cut -c1-32)
-# Up to date = same stamp, every requirement of settings.ini (core + dev) satisfied, and the package importable
+# Up to date = same stamp, every requirement of settings.ini (core + dev + cluster) satisfied, and the package importable
 # from this checkout.
 up_to_date() {
   [ "${VU_FORCE_PIP:-0}" != 1 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] || return 1
@@ -57,7 +58,8 @@ up_to_date() {
 import configparser, importlib.metadata as md, pathlib, shlex, sys
 from packaging.requirements import Requirement
 cfg = configparser.ConfigParser(delimiters=['=']); cfg.read('settings.ini')
-reqs = [Requirement(r) for k in ('requirements', 'dev_requirements') for r in shlex.split(cfg['DEFAULT'].get(k, ''))]
+reqs = [Requirement(r) for k in ('requirements', 'dev_requirements', 'cluster_requirements')
+        for r in shlex.split(cfg['DEFAULT'].get(k, ''))]
 for r in reqs:
     try: v = md.version(r.name)
     except md.PackageNotFoundError: sys.exit(f"missing {r.name}")
@@ -72,8 +74,8 @@ if up_to_date; then
   echo "install.sh: .venv already up to date ($(elapsed "$t1"))"
 else
   log=.venv/pip-install.log
-  echo "install.sh: pip install -e '.[dev]' (first time: about a minute and 5.5 GB, torch is the bulk; log in $log)"
-  if ! $PY -m pip install -e '.[dev]' >"$log" 2>&1 </dev/null; then
+  echo "install.sh: pip install -e '.[dev,cluster]' (first time: about a minute and 5.5 GB, torch is the bulk; log in $log)"
+  if ! $PY -m pip install -e '.[dev,cluster]' >"$log" 2>&1 </dev/null; then
     tail -n 40 "$log" >&2; echo "install.sh: pip install failed; the whole log is $log" >&2; exit 1
   fi
   $PY -m pip check

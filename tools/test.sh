@@ -10,6 +10,8 @@
 #                      all     native,avx2,default (what .ci/run uses)
 #   VU_TEST_FLAGS="slow"  also run cells flagged `#| slow` in the notebooks
 #   VU_TEST_WORKERS=N     pytest-xdist workers (default 2; 0 runs in one process)
+# tests/test_explorers.py drives the explorers in JupyterLab with headless Chromium: it needs chromium and playwright
+# (tools/install_browser_test.sh installs them; this script and .ci/run run it) and is skipped, saying why, without them.
 # float32 results differ bit for bit between kernel paths: a test that passes under one and fails under another asserts
 # a trajectory, not a behaviour. Exit status: non-zero if any run failed or ran no test.
 set -uo pipefail
@@ -20,13 +22,13 @@ while [ $# -gt 0 ]; do
     --no-install) install=0 ;;
     --kernels) kernels="${2:?--kernels needs a value}"; shift ;;
     --kernels=*) kernels="${1#*=}" ;;
-    -h|--help) sed -n 2,15p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,17p "$0"; exit 0 ;;
     *) args+=("$1") ;;
   esac
   shift
 done
 [ "$kernels" = all ] && kernels=native,avx2,default
-if [ "$install" = 1 ]; then bash tools/install.sh || exit 1; fi
+if [ "$install" = 1 ]; then bash tools/install.sh || exit 1; bash tools/install_browser_test.sh; fi
 export VU_PROGRESS=0
 reports=$(mktemp -d -t vu_test.XXXXXX)
 trap 'rm -rf "$reports"' EXIT

@@ -484,6 +484,12 @@ def get(self:ArtifactStore, kind:str, config:Config, version:str='1', deps:Itera
     if obj is not None: self.stats['hits'] += 1
     return obj
 
+# %% ../nbs/00_core.ipynb #d6d56fb6
+@patch
+def has(self:ArtifactStore, kind:str, config:Config, version:str='1', deps:Iterable[str]=())->bool:
+    "Whether an entry for (`kind`, `config`, `version`, `deps`) is stored, without reading it (`get` reads and verifies)."
+    return (self.folder(kind, self.key(kind, config, version, list(deps)))/'meta.json').exists()   # written last
+
 # %% ../nbs/00_core.ipynb #0213e7ea
 @patch
 def load_or_compute(self:ArtifactStore,

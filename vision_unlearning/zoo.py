@@ -7,16 +7,17 @@ from __future__ import annotations
 import warnings
 import concurrent.futures as cf, multiprocessing as mp, os, resource, threading, time
 from contextlib import contextmanager
-from typing import Callable, Sequence
+from pathlib import Path
+from typing import Callable, Iterator, Literal, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from fastcore.basics import patch
-from .core import (Config, ConfigError, InsufficientSamplesError, ArtifactStore, array_fingerprint,
-                                    fingerprint, get_device, get_store, progress)
+from .core import (Config, ConfigError, InsufficientSamplesError, VisionUnlearningError, ArtifactStore,
+                                    array_fingerprint, fingerprint, get_device, get_store, progress)
 from . import models
 from .data import check_images, check_indices
 from .models import (CNNConfig, predict_logits, accuracy, as_inputs, build_model, check_finite_state,
@@ -24,9 +25,10 @@ from .models import (CNNConfig, predict_logits, accuracy, as_inputs, build_model
 from .unlearning import RetrainConfig, train_from_scratch, unlearning_methods
 
 # %% auto #0
-__all__ = ['MODEL_VERSION', 'ModelSpec', 'ModelZoo', 'one_thread', 'default_workers', 'random_halves', 'random_subsets',
-           'run_isolated', 'ZooBenchConfig', 'size_accuracy_table', 'choose_default', 'engine_table', 'budget_check',
-           'matmul_gflops', 'step_gflops', 'zoo_benchmark']
+__all__ = ['MODEL_VERSION', 'ModelSpec', 'ModelZoo', 'one_thread', 'default_workers', 'ZooJobError', 'ChunkJob', 'run_jobs',
+           'ExecutorConfig', 'zoo_executor', 'random_halves', 'random_subsets', 'run_isolated', 'ZooBenchConfig',
+           'size_accuracy_table', 'choose_default', 'engine_table', 'budget_check', 'matmul_gflops', 'step_gflops',
+           'zoo_benchmark']
 
 # %% ../nbs/02b_zoo.ipynb #30728070
 MODEL_VERSION = '5'   # bump when the nets, `train_from_scratch` or a method change what a spec gives
@@ -57,9 +59,10 @@ class ModelZoo:
                  y:torch.Tensor, # training labels, N (classes) or N×L (multi-label 0/1)
                  store:ArtifactStore|None=None, # artifact store; default `get_store()`
                  engine:str='auto', # 'auto', 'loop' or 'vmap', see `run_phases`
-                 device:str|None='auto', # see `get_device`
-                 chunk_size:int=8, # models made together before they are stored
+                 device:str|None='auto', # see `get_device`; resolved where a chunk runs (a GPU node: 'cuda')
+                 chunk_size:int=8, # models made together, as one job, before they are stored
                  workers:int|None=None, # processes making chunks in parallel; default `default_workers(device)`
+                 executor=None, # where chunks run by default (`zoo_executor`); None: `workers` processes here
                 ):
         if chunk_size < 1: raise ConfigError(f"chunk_size={chunk_size} must be at least 1")
         if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
@@ -70,7 +73,7 @@ class ModelZoo:
         self.recipe = recipe.model_copy(update=dict(seed=0))   # a model's seed is its spec's
         self.store, self.engine, self.device, self.chunk_size = store or get_store(), engine, device, chunk_size
         self.workers = default_workers(device) if workers is None else workers
-        self.data_fp = fingerprint([array_fingerprint(x), array_fingerprint(y)])
+        self.executor, self.data_fp = executor, fingerprint([array_fingerprint(x), array_fingerprint(y)])
 
     def spec(self, subset:np.ndarray, seed:int)->ModelSpec:
         "The `ModelSpec` of the model trained on `subset` with `seed`."
@@ -103,19 +106,18 @@ def _timed(fn:Callable, args:tuple, kwargs:dict)->tuple[list[dict], float]:
     return [m.state_dict() for m in out], time.perf_counter() - t0
 
 # %% ../nbs/02b_zoo.ipynb #b1c2d3e5
-_threads = dict(lock=threading.Lock(), depth=0, saved=None)
+_threads = threading.local()   # per thread: how deep inside `one_thread`, and its thread count before
 
 @contextmanager
 def one_thread():
-    "Run torch on one CPU thread inside the block (re-entrant, and safe when several threads enter it)."
-    with _threads['lock']:
-        if _threads['depth'] == 0: _threads['saved'] = torch.get_num_threads(); torch.set_num_threads(1)
-        _threads['depth'] += 1
+    "Run torch on one CPU thread inside the block (re-entrant; each thread that enters sets and restores its own)."
+    if getattr(_threads, 'depth', 0) == 0:   # torch's OpenMP thread count belongs to the calling thread
+        _threads.saved = torch.get_num_threads(); torch.set_num_threads(1)
+    _threads.depth = getattr(_threads, 'depth', 0) + 1
     try: yield
     finally:
-        with _threads['lock']:
-            _threads['depth'] -= 1
-            if _threads['depth'] == 0: torch.set_num_threads(_threads['saved'])
+        _threads.depth -= 1
+        if _threads.depth == 0: torch.set_num_threads(_threads.saved)
 
 def default_workers(device:str|None='auto')->int:
     "Worker processes of a zoo: `$VU_WORKERS` if set, else one per CPU core on the CPU and 1 on an accelerator."
@@ -141,37 +143,174 @@ def _pool(workers:int)->cf.ProcessPoolExecutor:
                                                      initializer=_orphan_guard, initargs=(os.getpid(),))
     return p
 
-
 # %% ../nbs/02b_zoo.ipynb #f42413d5
-@patch
-def put_many(self:ModelZoo, specs:Sequence[ModelSpec], states:Sequence[dict], seconds:float,
-             desc:str='zoo')->list[dict]:
-    "Store each of `states` under its spec with its share of `seconds`, after checking it is finite; the stored items."
-    out = []
-    for sp, st in zip(specs, states):
-        def item(st=st, sp=sp):
-            check_finite_state(st, f"{desc}: the model with seed {sp.seed}")
-            return dict(state=st, seconds=seconds / len(specs))
-        out.append(self.store.load_or_compute('model', sp, item, version=MODEL_VERSION))
+class ZooJobError(VisionUnlearningError, RuntimeError):
+    "Jobs of one zoo request failed or were killed; the models of every job that ended are stored."
+
+class ChunkJob:
+    "One chunk as a job: make its models with `call`, check them and store them atomically, wherever it runs."
+    def __init__(self, call:tuple, # (fn, args, kwargs) making the chunk's models
+                 root, # folder of the artifact store (on a cluster: a filesystem every node shares)
+                 specs:Sequence[ModelSpec], # the chunk's models, in the order `call` returns them
+                 desc:str='zoo', # label in messages
+                 strict:bool=False, # the store's `strict`
+                ):
+        self.call, self.root, self.specs, self.desc, self.strict = call, str(root), list(specs), desc, strict
+
+    def __call__(self)->tuple[int, float]:
+        "Make and store the models (none when all are stored: a requeued job); (models computed, seconds)."
+        store = ArtifactStore(self.root, self.strict)
+        if all(store.get('model', sp, version=MODEL_VERSION) is not None for sp in self.specs): return 0, 0.0
+        states, secs = _timed(*self.call)
+        for sp, st in zip(self.specs, states):
+            def item(st=st, sp=sp):
+                check_finite_state(st, f"{self.desc}: the model with seed {sp.seed}")
+                return dict(state=st, seconds=secs / len(self.specs))
+            store.load_or_compute('model', sp, item, version=MODEL_VERSION)
+        return store.stats['computed'], secs
+
+    def __submitit_checkpoint__(self, *args, **kwargs):
+        "submitit's hook on preemption or timeout: requeue this job (it then skips what is stored)."
+        from submitit.core.utils import DelayedSubmission
+        return DelayedSubmission(self, *args, **kwargs)
+
+    def __repr__(self): return f"ChunkJob({self.desc!r}, seeds {[sp.seed for sp in self.specs]})"
+
+# %% ../nbs/02b_zoo.ipynb #91e3342e
+def _submit(executor, jobs:list)->list:
+    "Submit `jobs`: as one job array (submitit's `submit_array`, a SLURM array) or one by one (`submit`)."
+    if len(jobs) > 1 and hasattr(executor, 'submit_array'): return executor.submit_array(jobs)
+    return [executor.submit(j) for j in jobs]
+
+def _ended(running:dict, poll:float)->list:
+    "Keys of the jobs in `running` (futures or submitit jobs) that have ended, waiting until one has."
+    if all(isinstance(h, cf.Future) for h in running.values()):
+        done, _ = cf.wait(running.values(), return_when=cf.FIRST_COMPLETED)
+        return [k for k, h in running.items() if h in done]
+    if len(running) == 1: return list(running)   # wait in `result` (submitit's debug jobs run only there)
+    while not (out := [k for k, h in running.items() if h.done()]): time.sleep(poll)
     return out
+
+def _outcome(handle):
+    "The job's result, or the exception it failed with (a killed submitit job: `UncompletedJobError`)."
+    try: return handle.result()
+    except Exception as e: return e
+
+def run_jobs(make:Callable[[int], Callable], # k → job k: a picklable callable without arguments
+             n:int, # number of jobs
+             executor=None, # None: run here, in order; else `submit`/`submit_array`, `max_in_flight` at a time
+             poll:float=0.5, # seconds between looks at submitit jobs
+            )->Iterator[tuple[int, object]]:
+    "Run jobs `make(0)`…`make(n-1)`; yield (k, the job's result or the exception it failed with) as each ends."
+    if executor is None:
+        for k in range(n): yield k, make(k)()   # here: an error propagates at once
+        return
+    todo, running, cap = list(range(n)), {}, getattr(executor, 'max_in_flight', None) or n
+    while todo or running:
+        new, todo = todo[:cap - len(running)], todo[cap - len(running):]
+        if new: running.update(zip(new, _submit(executor, [make(k) for k in new])))
+        for k in _ended(running, poll): yield k, _outcome(running.pop(k))
+
+# %% ../nbs/02b_zoo.ipynb #18681705
+def _failure(desc:str, specs:Sequence[ModelSpec], chunks:list[list[int]], failed:list)->ZooJobError:
+    "One `ZooJobError` naming every failed chunk's seeds and cause, and saying that the same call resumes."
+    bad, kept = [i for k, _ in failed for i in chunks[k]], len(chunks) - len(failed)
+    causes = '\n'.join(f"  seeds {[specs[i].seed for i in chunks[k]]}: {type(e).__name__}: "
+                       f"{' '.join(str(e).split())[:300]}" for k, e in failed)
+    kept_msg = f"The models of the {kept} other jobs are stored. " if kept else ""
+    err = ZooJobError(f"{desc}: {len(failed)} of {len(chunks)} jobs failed; {len(bad)} models were not made:\n"
+                      f"{causes}\n{kept_msg}Run the same call again (after fixing the cause; a killed, preempted or "
+                      f"timed-out job needs no fix): it makes only the {len(bad)} missing models.")
+    err.specs, err.errors = [specs[i] for i in bad], [e for _, e in failed]
+    return err
 
 @patch
 def get_many(self:ModelZoo, specs:Sequence[ModelSpec], # the models wanted
              job:Callable[[list[int]], tuple], # chunk (indices into `specs`) → (fn, args, kwargs) making its models
              desc:str='zoo', # progress-bar label
-             executor=None, # runs chunks as jobs via `executor.submit`; default: the zoo's process pool
+             executor=None, # where chunks run (`zoo_executor`); default `self.executor`, else `self.workers` processes
             )->list[dict]:
-    "Stored items ({state, seconds}) of `specs`; the missing ones made chunk by chunk by `job` and stored as they come."
+    "Stored items ({state, seconds}) of `specs`; the missing ones made chunk by chunk as jobs that store them."
     items = [self.store.get('model', sp, version=MODEL_VERSION) for sp in specs]
     chunks = _chunks(specs, [i for i, it in enumerate(items) if it is None], self.chunk_size)
-    n = sum(map(len, chunks))
+    executor = self.executor if executor is None else executor
     if executor is None and self.workers > 1 and chunks: executor = _pool(self.workers)
-    runs = ((_timed(*job(c)) for c in chunks) if executor is None
-            else [executor.submit(_timed, *job(c)) for c in chunks])
-    for chunk, run in progress(zip(chunks, runs), desc=f"{desc}: {n} of {len(specs)} to make", total=len(chunks)):
-        states, secs = run if executor is None else run.result()
-        for i, it in zip(chunk, self.put_many([specs[i] for i in chunk], states, secs, desc)): items[i] = it
+    make = lambda k: ChunkJob(job(chunks[k]), self.store.root, [specs[i] for i in chunks[k]], desc, self.store.strict)
+    failed, n = [], sum(map(len, chunks))
+    for k, out in progress(run_jobs(make, len(chunks), executor), desc=f"{desc}: {n} of {len(specs)} to make",
+                           total=len(chunks)):
+        if not isinstance(out, BaseException):
+            for i in chunks[k]: items[i] = self.store.get('model', specs[i], version=MODEL_VERSION)
+            if any(items[i] is None for i in chunks[k]):
+                out = ZooJobError(f"the job ended, but its models are not in the store {self.store.root}: jobs must "
+                                  "write to a folder this process reads (on a cluster, a shared filesystem)")
+            else: self.store.stats['computed'] += out[0]
+        if isinstance(out, BaseException): failed.append((k, out))
+    if failed: raise _failure(desc, specs, chunks, failed) from failed[0][1]
     return items
+
+# %% ../nbs/02b_zoo.ipynb #3da30b47
+_FIELDS = dict(processes={'workers'}, debug={'folder', 'name'},
+               local={'folder', 'workers', 'timeout_min', 'cpus_per_task', 'gpus_per_node', 'name'},
+               slurm={'folder', 'timeout_min', 'cpus_per_task', 'gpus_per_node', 'mem_gb', 'partition',
+                      'array_parallelism', 'name', 'slurm'})
+
+class ExecutorConfig(Config):
+    "Where a zoo's chunks run: processes here, submitit's local or debug executor, or the tasks of SLURM job arrays."
+    kind: Literal['processes', 'local', 'slurm', 'debug'] = 'processes'
+    folder: str|None = Field(None, description="submitit's job folder (pickles, logs); SLURM: a shared filesystem; "
+                                               "default `<store>/jobs`")
+    workers: int|None = Field(None, ge=1, description="'processes': pool size; 'local': jobs at once; default: cores")
+    timeout_min: int = Field(60, ge=1, description='time limit of one job in minutes (then it is requeued)')
+    cpus_per_task: int = Field(1, ge=1, description='cores of one job (the zoo trains on one thread per process)')
+    gpus_per_node: int = Field(0, ge=0, description='GPUs of one job (there a chunk trains as one vmap ensemble)')
+    mem_gb: float|None = Field(None, gt=0, description="memory of one job; default: the partition's")
+    partition: str|None = Field(None, description='SLURM partition')
+    array_parallelism: int = Field(256, ge=1, description='SLURM: tasks of one array that run at once (`%P`)')
+    name: str = Field('vision_unlearning', min_length=1, description='job name')
+    slurm: dict = Field(default_factory=dict, description="more parameters of submitit's SLURM executor, without "
+                        "the `slurm_` prefix: account, qos, constraint, setup, additional_parameters, ...")
+
+    @model_validator(mode='after')
+    def _applies(self):
+        "Refuse a field that the chosen kind would ignore."
+        given = {f for f in self.model_fields_set - {'kind'} if getattr(self, f) not in (None, {})}
+        if extra := sorted(given - _FIELDS[self.kind]):
+            raise ValueError(f"{extra} do not apply to kind={self.kind!r}, which takes {sorted(_FIELDS[self.kind])}")
+        return self
+
+# %% ../nbs/02b_zoo.ipynb #e250bf86
+@patch
+def parameters(self:ExecutorConfig)->dict:
+    "The parameters of `submitit.AutoExecutor.update_parameters` (SLURM-only ones prefixed `slurm_`)."
+    p = dict(name=self.name, timeout_min=self.timeout_min, cpus_per_task=self.cpus_per_task,
+             gpus_per_node=self.gpus_per_node, mem_gb=self.mem_gb)
+    if self.kind == 'slurm':
+        p |= dict(slurm_partition=self.partition, slurm_array_parallelism=self.array_parallelism,
+                  **{f'slurm_{k}': v for k, v in self.slurm.items()})
+    return {k: v for k, v in p.items() if v is not None}
+
+@patch
+def build(self:ExecutorConfig):
+    "The executor: the zoo's process pool, or a submitit executor with these parameters (and `max_in_flight`)."
+    if self.kind == 'processes': return _pool(self.workers or default_workers('cpu'))
+    try: import submitit
+    except ImportError: raise ConfigError(f"kind={self.kind!r} runs jobs through submitit, which is not installed: "
+                                          "pip install 'vision_unlearning[cluster]'") from None
+    try:
+        ex = submitit.AutoExecutor(self.folder or str(get_store().root/'jobs'), cluster=self.kind)
+        ex.update_parameters(**self.parameters())
+    except (RuntimeError, NameError, ValueError) as e: raise ConfigError(f"kind={self.kind!r}: {e}") from None
+    ex.max_in_flight = dict(local=self.workers or max(1, default_workers('cpu') // self.cpus_per_task), debug=1
+                           ).get(self.kind)   # SLURM limits an array itself (`%P`)
+    return ex
+
+def zoo_executor(kind:str='processes', # 'processes', 'local', 'slurm' or 'debug'
+                 folder:str|Path|None=None, # submitit's job folder; default `<store>/jobs`
+                 **params, # the other fields of `ExecutorConfig`
+                ):
+    "An executor for a zoo (`ModelZoo(executor=...)`), built from a validated `ExecutorConfig`."
+    return ExecutorConfig(kind=kind, folder=None if folder is None else str(folder), **params).build()
 
 # %% ../nbs/02b_zoo.ipynb #a1b2c3d4
 @patch
@@ -182,21 +321,24 @@ def trained_specs(self:ModelZoo, subsets:Sequence[np.ndarray], seeds:Sequence[in
             for i, (s, seed) in enumerate(zip(subsets, seeds))]
 
 @patch
+def train_call(self:ModelZoo, subset:np.ndarray, seed:int, k:int)->tuple:
+    "(fn, args, kwargs) training `k` models on `subset`, model j with seed `seed` + j: one chunk's call."
+    sub = np.asarray(subset); template = [build_model(self.model_cfg, 0)] * k   # re-initialised from the seeds
+    recipe = self.recipe.model_copy(update=dict(seed=seed))
+    kw = dict(engine=self.engine, device=self.device)
+    return train_from_scratch, (template, (self.x[sub], self.y[sub]), recipe), kw
+
+@patch
 def train(self:ModelZoo,
           subsets:Sequence[np.ndarray], # per model: the training indices
           seeds:Sequence[int], # per model: its seed
           desc:str='zoo', # progress-bar label
-          executor=None, # optional: runs chunks as jobs via `executor.submit` (concurrent.futures, submitit)
+          executor=None, # where chunks run (see `get_many`); default the zoo's
          )->list[dict]:
     "`state_dict`s of the models on (`subsets`, `seeds`), training and storing only those not yet stored."
     specs = self.trained_specs(subsets, seeds)
-    def job(chunk):
-        i = chunk[0]; sub = np.asarray(subsets[i]); data = (self.x[sub], self.y[sub])
-        template = [build_model(self.model_cfg, 0)] * len(chunk)
-        recipe = self.recipe.model_copy(update=dict(seed=seeds[i]))   # model j of the chunk: seed seeds[i] + j
-        return train_from_scratch, (template, data, recipe), dict(engine=self.engine, device=self.device)
+    job = lambda chunk: self.train_call(subsets[chunk[0]], seeds[chunk[0]], len(chunk))
     return [it['state'] for it in self.get_many(specs, job, desc, executor)]
-
 
 # %% ../nbs/02b_zoo.ipynb #8f2b997e
 def random_halves(n_points:int, # size of the pool
@@ -232,15 +374,15 @@ def _check_n(n:int)->int:
     return int(n)
 
 @patch
-def originals(self:ModelZoo, n:int, seed0:int=0)->list[dict]:
+def originals(self:ModelZoo, n:int, seed0:int=0, executor=None)->list[dict]:
     "`n` models on the whole training set (seeds `seed0`…)."
-    return self.train([np.arange(len(self.x))] * _check_n(n), list(range(seed0, seed0 + n)), desc='originals')
+    return self.train([np.arange(len(self.x))] * _check_n(n), list(range(seed0, seed0 + n)), 'originals', executor)
 
 @patch
-def oracles(self:ModelZoo, retain:np.ndarray, n:int, seed0:int=10_000)->list[dict]:
+def oracles(self:ModelZoo, retain:np.ndarray, n:int, seed0:int=10_000, executor=None)->list[dict]:
     "`n` models retrained on `retain` only (seeds `seed0`…; default disjoint from the originals')."
     retain = check_indices(retain, len(self.x), 'retain')
-    return self.train([retain] * _check_n(n), list(range(seed0, seed0 + n)), desc='oracles')
+    return self.train([retain] * _check_n(n), list(range(seed0, seed0 + n)), 'oracles', executor)
 
 def _shadow_draw(zoo:ModelZoo, pool, n:int, seed:int, frac:float|None)->tuple[list[np.ndarray], list[int], np.ndarray]:
     "Training indices, seeds and membership (models × pool points) of `n` shadows on random subsets of `pool`."
@@ -253,10 +395,11 @@ def shadows(self:ModelZoo, pool:np.ndarray, # indices of the shadow pool
             n:int, # number of shadow models
             seed:int=0, # seed of the membership draw; model i has seed 20,000 + 1,000 seed + i
             frac:float|None=None, # None: random halves (IN/OUT for every point); else each model's share of the pool
+            executor=None, # where chunks run (see `get_many`); default the zoo's
            )->tuple[list[dict], np.ndarray]:
     "`n` shadow models on random subsets of `pool`, and their membership matrix (models × pool points)."
     subsets, seeds, keep = _shadow_draw(self, pool, n, seed, frac)
-    return self.train(subsets, seeds, desc='shadows'), keep
+    return self.train(subsets, seeds, 'shadows', executor), keep
 
 @patch
 def shadow_specs(self:ModelZoo, pool:np.ndarray, n:int, seed:int=0, frac:float|None=None
@@ -291,19 +434,19 @@ def unlearned(self:ModelZoo, method:str, # a name in `unlearning_methods`
               forget:np.ndarray, # indices (into the zoo's images) to forget; a part of `subset`
               parent_seeds:Sequence[int], # the parents' seeds: models trained on `subset`
               subset:np.ndarray|None=None, # the parents' training indices; default all images
-              desc:str='unlearned', executor=None,
+              desc:str='unlearned', # progress-bar label
+              executor=None, # where chunks run (see `get_many`); default the zoo's
              )->list[dict]:
     "`state_dict`s of the parents (trained on `subset`) unlearned by `method`; only the missing ones are made."
     specs = self.unlearned_specs(method, params, forget, parent_seeds, subset)
     subset = np.arange(len(self.x)) if subset is None else np.asarray(subset)
     forget = np.asarray(forget); retain = np.setdiff1d(subset, forget)
     def job(chunk):
-        states = self.train([subset] * len(chunk), [parent_seeds[i] for i in chunk], desc=f"{desc}: parents")
+        states = self.train([subset] * len(chunk), [parent_seeds[i] for i in chunk], f"{desc}: parents", executor)
         parts = (self.x[retain], self.y[retain]), (self.x[forget], self.y[forget])
         cfg = unlearning_methods.config(method, **specs[chunk[0]].config)
         return _unlearn, (method, load_models(self.model_cfg, states, 'cpu'), *parts, cfg, self.engine, self.device), {}
     return [it['state'] for it in self.get_many(specs, job, desc, executor)]
-
 
 # %% ../nbs/02b_zoo.ipynb #8c1191ba
 @patch

@@ -4,6 +4,7 @@
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #b312d16e
 from __future__ import annotations
+import json, warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,19 +12,22 @@ import pandas as pd
 import torch
 from pydantic import Field
 
-from ..core import ArtifactStore, ConfigError, check_choice, get_store, progress
+from .. import __version__
+from ..core import ArtifactStore, ConfigError, DataNotFoundError, check_choice, get_store, progress
 from ..data import load_fashion_mnist
 from ..models import CNNConfig, margins as logit_margins
 from ..splits import make_split
+from ..zoo import MODEL_VERSION
 from ..unlearning import RetrainConfig
 from ..metrics.klom import GROUPS, KlomResult, klom, plot_point
 from ..metrics.registry import Outputs, compute_metric
 from .setting import (ForgetSetSpec, MethodSpec, Row, Setting, SettingData, make_rows,
-                                                   role_outputs, row_logits, rows, seed_methods)
+                                                   role_outputs, row_logits, row_specs, rows, seed_methods)
 
 # %% auto #0
-__all__ = ['KLOM_FORGET_SETS', 'DEFAULT_SETTING', 'KlomSetting', 'klom_data', 'role_margins', 'KlomRun', 'klom_forget_set',
-           'klom_benchmark', 'sanity', 'plot_histograms', 'klom_explorer', 'spread_table']
+__all__ = ['KLOM_FORGET_SETS', 'DEFAULT_SETTING', 'SECONDS_PER_MODEL', 'KLOM_RUN_VERSION', 'KlomSetting', 'klom_data',
+           'role_margins', 'KlomRun', 'missing_models', 'training_estimate', 'klom_forget_set', 'klom_benchmark',
+           'klom_runs', 'stored_klom_run', 'sanity', 'plot_histograms', 'klom_explorer', 'spread_table']
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #89c5d634
 KLOM_FORGET_SETS = (
@@ -93,6 +97,44 @@ class KlomRun:
         "`table` of every forget set."
         return {f: self.table(f, stat) for f in self.forget_sets()}
 
+# %% ../../nbs/20b_klom_benchmark.ipynb #3599abd9
+SECONDS_PER_MODEL = 819 / 1264   # the default run from an empty store: 1,264 models in 819 s on two CPU cores
+
+def _forget_names(s:KlomSetting, forget_sets:list[str]|None)->list[str]:
+    "`forget_sets` (default: all of `s`), each checked."
+    names = [f.name for f in s.forget_sets]
+    for f in forget_sets or names: check_choice('forget set', f, names)
+    return list(forget_sets or names)
+
+def missing_models(s:KlomSetting=DEFAULT_SETTING, # the setting
+                   n:int=16, # models per role
+                   forget_sets:list[str]|None=None, # names of `s.forget_sets` (default all)
+                   store:ArtifactStore|None=None, data:SettingData|None=None, # `klom_data(s)`, if at hand
+                  )->tuple[int, int]:
+    "(models the store lacks, models the run needs) for a KLOM run; nothing is made."
+    d, store = data or klom_data(s), store or get_store(); zoo = d.zoo(s, store)
+    specs = {sp.key: sp for f in _forget_names(s, forget_sets) for r in ['oracle', *rows(s).values()]
+             for sp in row_specs(s, d, zoo, r, f, n)}   # the originals are shared by every forget set: counted once
+    return sum(not store.has('model', sp, MODEL_VERSION) for sp in specs.values()), len(specs)
+
+def training_estimate(s:KlomSetting, models:int)->float:
+    "Rough seconds to make `models` models of `s` on two CPU cores: the default run's rate, scaled by images × epochs."
+    scale = s.n_train * s.recipe.epochs / (DEFAULT_SETTING.n_train * DEFAULT_SETTING.recipe.epochs)
+    return models * SECONDS_PER_MODEL * scale
+
+def _duration(secs:float)->str: return f"about {secs / 60:.0f} min" if secs >= 90 else f"about {secs:.0f} s"
+
+def _check_stored(run:KlomRun, names:list[str], store:ArtifactStore|None, train:bool):
+    "Warn before making the models the store lacks, with their number and time; refuse instead if not `train`."
+    missing, total = missing_models(run.setting, run.n, names, store, run.data)
+    if not missing: return
+    msg = (f"{missing} of the {total} models of this KLOM run ({run.setting.name}, N = {run.n}, forget sets "
+           f"{', '.join(names)}) are not in the store {str((store or get_store()).root)!r}; making them takes "
+           f"{_duration(training_estimate(run.setting, missing))} on two CPU cores")
+    runs = "klom_runs() lists the runs the store holds and stored_klom_run() reads one"
+    if not train: raise DataNotFoundError(f"{msg}. Pass train=True to make them, or: {runs}")
+    warnings.warn(f"{msg}. Training starts now (interrupt to stop; {runs}; train=False refuses to train)", stacklevel=3)
+
 # %% ../../nbs/20b_klom_benchmark.ipynb #c3d4e5f6
 def klom_forget_set(run:KlomRun, forget:str, store:ArtifactStore|None=None, **klom_kw):
     "Compute (or read) every row of forget set `forget` into `run`."
@@ -103,17 +145,65 @@ def klom_forget_set(run:KlomRun, forget:str, store:ArtifactStore|None=None, **kl
         out = role_outputs(s, forget, label, run.n, d, store); run.margins[(forget, label)] = out.margins()
         run.results[(forget, label)] = compute_metric('klom', dict(unlearned=out, oracle=oracle), **klom_kw).detail
 
+KLOM_RUN_VERSION = '1'
+
+def _record(run:KlomRun, names:list[str], store:ArtifactStore|None):
+    "Note a complete run in the store (its setting, N, forget sets and model count), for `klom_runs`."
+    total = missing_models(run.setting, run.n, names, store, run.data)[1]
+    key = dict(setting=run.setting, n=run.n, forget_sets=names, models=total, model_version=MODEL_VERSION)
+    (store or get_store()).load_or_compute('klom_run', key, lambda: dict(models=total), KLOM_RUN_VERSION, fmt='json')
+
 def klom_benchmark(s:KlomSetting=DEFAULT_SETTING, # the setting
                    n:int=16, # models per role (originals, oracles, each method); at least 2
                    forget_sets:list[str]|None=None, # names of `s.forget_sets` (default all)
-                   store:ArtifactStore|None=None, **klom_kw, # the 'klom' metric's parameters (direction, ...)
+                   store:ArtifactStore|None=None,
+                   train:bool=True, # make the models the store lacks, after a warning; False: `DataNotFoundError`
+                   **klom_kw, # the 'klom' metric's parameters (direction, ...)
                   )->KlomRun:
     "The KLOM benchmark: every row of every forget set, models read from the zoo's store or made."
     if n < 2: raise ConfigError(f"n={n}: KLOM needs at least 2 models per role")
-    run = KlomRun(s, n, klom_data(s)); names = [f.name for f in s.forget_sets]
-    for f in forget_sets or names:
-        check_choice('forget set', f, names); klom_forget_set(run, f, store, **klom_kw)
+    run = KlomRun(s, n, klom_data(s)); names = _forget_names(s, forget_sets)
+    _check_stored(run, names, store, train)
+    for f in names: klom_forget_set(run, f, store, **klom_kw)
+    _record(run, names, store)
     return run
+
+# %% ../../nbs/20b_klom_benchmark.ipynb #0c58da62
+def _recorded(store:ArtifactStore)->list[dict]:
+    "The configs of the runs recorded in `store` whose models this version can read, largest, then newest, first."
+    out = []
+    for m in (store.root/'klom_run').glob('*/*/meta.json'):
+        meta = json.loads(m.read_text()); c = meta.get('config') or {}
+        if meta.get('package') == __version__ and c.get('model_version') == MODEL_VERSION:   # else: other model keys
+            out.append(dict(c, created=meta.get('created', '')))
+    return sorted(out, key=lambda c: (c['models'], c['created']), reverse=True)
+
+def klom_runs(store:ArtifactStore|None=None)->pd.DataFrame:
+    "The KLOM runs recorded in the store: setting, N, forget sets and models, largest first."
+    cols = ['setting', 'n', 'forget_sets', 'models', 'n_train', 'created']
+    rows_ = [dict(setting=c['setting']['name'], n=c['n'], forget_sets=', '.join(c['forget_sets']), models=c['models'],
+                  n_train=c['setting']['n_train'], created=c['created']) for c in _recorded(store or get_store())]
+    return pd.DataFrame(rows_, columns=cols)
+
+def stored_klom_run(name:str|None=None, # the setting's name (default: any)
+                    n:int|None=None, # models per role (default: any)
+                    store:ArtifactStore|None=None, **klom_kw)->KlomRun:
+    "The largest recorded KLOM run that matches, read from the store (never trained); `DataNotFoundError` if none."
+    store = store or get_store()
+    runs = [c for c in _recorded(store) if name in (None, c['setting']['name']) and n in (None, c['n'])]
+    if runs:
+        c = runs[0]
+        return klom_benchmark(KlomSetting.model_validate(c['setting']), c['n'], c['forget_sets'], store, train=False,
+                              **klom_kw)
+    if name not in (None, DEFAULT_SETTING.name) or n not in (None, 16):
+        raise DataNotFoundError(f"no KLOM run with name={name!r}, n={n!r} in the store {str(store.root)!r}; "
+                                f"recorded: {klom_runs(store)[['setting', 'n']].values.tolist()}")
+    missing, total = missing_models(store=store)   # the default run, made before runs were recorded?
+    if missing: raise DataNotFoundError(
+        f"no KLOM run is recorded in the store {str(store.root)!r}, and {missing} of the {total} models of the default "
+        f"run are not there: `klom_benchmark(n=16)` makes them in {_duration(training_estimate(DEFAULT_SETTING, missing))} "
+        "on two CPU cores")
+    return klom_benchmark(n=16, store=store, train=False, **klom_kw)
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #6f2b77c5
 def sanity(run:KlomRun,
@@ -155,9 +245,12 @@ def plot_histograms(run:KlomRun, forget:str, group:str='forget', ncols:int=4):
     fig.tight_layout(); return fig
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #e7f8a9b0
-def klom_explorer(run:KlomRun):
+def klom_explorer(run:KlomRun|None=None, # default: the largest run recorded in the store (`stored_klom_run`)
+                  store:ArtifactStore|None=None):
     "Pick forget set, row, group and point; see the two margin histograms KLOM compares."
     import ipywidgets as W, matplotlib.pyplot as plt
+    run = run if run is not None else stored_klom_run(store=store)
+    title = W.HTML(f"<b>{run.setting.name}</b>, N = {run.n}, {run.setting.n_train} training images")
     pf = W.Dropdown(options=run.forget_sets(), description='forget set')
     pr = W.Dropdown(options=list(rows(run.setting)), description='row')
     pg = W.Dropdown(options=list(GROUPS), description='group'); pp = W.IntSlider(description='point (rank)', min=0)
@@ -174,7 +267,7 @@ def klom_explorer(run:KlomRun):
             plt.title(f"{pf.value} / {pg.value} point {i} (rank {pp.value}): KLOM {value:.2f}"); plt.show()
     for w in (pf, pr, pg, pp): w.observe(_show, 'value')
     _show()
-    return W.VBox([W.HBox([pf, pr]), W.HBox([pg, pp]), out])
+    return W.VBox([title, W.HBox([pf, pr]), W.HBox([pg, pp]), out])
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #4842a6d4
 def spread_table(run:KlomRun, forget:str, group:str='forget')->pd.DataFrame:

@@ -18,16 +18,16 @@ from ..models import CNNConfig, as_inputs, load_models
 from ..splits import class_labels, make_split
 from ..unlearning import RetrainConfig
 from ..zoo import MODEL_VERSION, default_workers
-from ..metrics.nomus import SEED_TABLES, score_unlearning
+from ..metrics.nomus import SEED_TABLES, score_unlearning, simple_mia
 from ..metrics.registry import Outputs, compute_metric
 from .setting import (ForgetSetSpec, MethodSpec, RoleSeeds, Setting, SettingData,
                                                    row_models, row_specs, rows, seed_methods)
 
 # %% auto #0
-__all__ = ['TASK_OUTPUTS', 'SETTINGS', 'FONT_ATTRIBUTES', 'FONT_COLLECTIONS', 'BENCH_VERSION', 'SEED_LABELS', 'SEED_ANALOGUE',
-           'NomusSetting', 'font_collection', 'font_labels', 'setting_data', 'original_model', 'score_row',
-           'run_method', 'run_setting', 'nomus_benchmark', 'stored_result', 'seed_agreement', 'plot_setting',
-           'nomus_explorer', 'setting_loaders']
+__all__ = ['TASK_OUTPUTS', 'SETTINGS', 'FONT_ATTRIBUTES', 'FONT_COLLECTIONS', 'BENCH_VERSION', 'MIA_PROTOCOLS', 'SEED_LABELS',
+           'SEED_ANALOGUE', 'NomusSetting', 'font_collection', 'font_labels', 'setting_data', 'original_model',
+           'score_row', 'run_method', 'run_setting', 'nomus_benchmark', 'stored_result', 'seed_agreement',
+           'plot_setting', 'nomus_explorer', 'setting_loaders']
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #4efddac2
 TASK_OUTPUTS = {'collection': 8, 'weight': 3, 'bold': 2, 'attributes': 4, 'class': 10}   # outputs of the model per task
@@ -125,7 +125,7 @@ def setting_data(s:NomusSetting)->SettingData:
                        held_out=dict(unseen=np.arange(n, n + u), test=np.arange(n + u, len(order))))
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #cf2e4913
-BENCH_VERSION = '3'   # bump when the scoring code changes what a result holds
+BENCH_VERSION = '4'   # bump when the scoring code changes what a result holds
 
 def _batches(pair:tuple, bs:int=1024)->list:
     return [(as_inputs(pair[0][i:i + bs]), pair[1][i:i + bs]) for i in range(0, len(pair[0]), bs)]
@@ -143,15 +143,18 @@ def original_model(s:NomusSetting, store:ArtifactStore|None=None,
     return load_models(s.model, [item['state']], 'cpu')[0], item['seconds']
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #96a98160
+MIA_PROTOCOLS = ('balanced', 'reference')   # every table row holds the attack under both (`22_nomus`)
+
 def score_row(zoo, spec, d:SettingData, label:str, lam:float=0.5)->dict:
-    "One table row for the model `spec` of `zoo`: the 'nomus' metric on its logits, and the attacker's losses."
+    "One table row for the model `spec` of `zoo`: the 'nomus' metric under each MIA protocol, and the attacker's losses."
     out = Outputs(zoo.logits([spec], d.x), d.y, d.groups('forget'))
-    sc = compute_metric('nomus', dict(unlearned=out), lam=lam).detail[0]
+    sc = {p: compute_metric('nomus', dict(unlearned=out), lam=lam, protocol=p).detail[0] for p in MIA_PROTOCOLS}
     fl, ul = (out.group(g).features()[0][:, 0] for g in ('forget', 'unseen'))
     secs = zoo.store.get('model', spec, version=MODEL_VERSION)['seconds']
-    row = dict(method=label, test_acc=sc.test_accuracy, forget_acc=float(out.group('forget').accuracy()[0]),
-               mia_accuracy=sc.mia_accuracy, mia_gap=sc.mia_gap, nomus=sc.nomus, seconds=secs,
-               forget_loss=float(fl.mean()), unseen_loss=float(ul.mean()))
+    row = dict(method=label, test_acc=sc['balanced'].test_accuracy, forget_acc=float(out.group('forget').accuracy()[0]))
+    for p, s in sc.items(): row |= {f'mia_accuracy_{p}': s.mia_accuracy, f'mia_gap_{p}': s.mia_gap, f'nomus_{p}': s.nomus}
+    row |= dict(n_forget=len(fl), n_unseen=len(ul), seconds=secs, forget_loss=float(fl.mean()),
+                unseen_loss=float(ul.mean()))
     return dict(row=row, forget_losses=torch.tensor(fl), unseen_losses=torch.tensor(ul))
 
 def _result_key(label:str, model_key:str, d:SettingData)->dict:
@@ -172,7 +175,8 @@ def run_setting(s:NomusSetting, store:ArtifactStore|None=None, lam:float=0.5)->p
     d = setting_data(s)   # rendered or read once for every row
     res = [run_method(s, label, store, d) for label in progress(rows(s), desc=s.name)]
     t = pd.DataFrame([r['row'] for r in res]).set_index('method')
-    if lam != 0.5: t['nomus'] = lam * t.test_acc + (1 - lam) * (1 - 2 * t.mia_gap)
+    for p in MIA_PROTOCOLS:
+        if lam != 0.5: t[f'nomus_{p}'] = lam * t.test_acc + (1 - lam) * (1 - 2 * t[f'mia_gap_{p}'])
     return t
 
 def nomus_benchmark(settings=None, # `NomusSetting`s or names in `SETTINGS`; default all five
@@ -199,29 +203,36 @@ SEED_LABELS = {'Original': 'Original', 'Retrained': 'Retrained', 'Fine-tuning': 
 SEED_ANALOGUE = {'mufac': 'MUFAC', 'mucac_multilabel': 'MUCAC multi-label', 'mucac_binary': 'MUCAC male/female',
                  'fmnist_classwise': 'MUFAC', 'fmnist_random': 'MUFAC'}
 
-def seed_agreement(name:str, table:pd.DataFrame)->tuple[pd.DataFrame, float]:
+def seed_agreement(name:str, table:pd.DataFrame,
+                   protocol:str='balanced', # which MIA protocol's columns of `table` to compare
+                  )->tuple[pd.DataFrame, float]:
     "Our and the seed's accuracy, MIA gap and NoMUS side by side, and the Spearman correlation of the NoMUS rankings."
     from scipy.stats import spearmanr
-    seed = SEED_TABLES[SEED_ANALOGUE[name]]
-    rows = [dict(method=k, ours_acc=table.test_acc[k], seed_acc=seed[v][0], ours_gap=table.mia_gap[k],
-                 seed_gap=seed[v][1], ours_nomus=table.nomus[k], seed_nomus=seed[v][2])
+    check_choice('protocol', protocol, MIA_PROTOCOLS); seed = SEED_TABLES[SEED_ANALOGUE[name]]
+    rows = [dict(method=k, ours_acc=table.test_acc[k], seed_acc=seed[v][0],
+                 **{f'ours_gap_{protocol}': table[f'mia_gap_{protocol}'][k]}, seed_gap=seed[v][1],
+                 **{f'ours_nomus_{protocol}': table[f'nomus_{protocol}'][k]}, seed_nomus=seed[v][2])
             for k, v in SEED_LABELS.items() if k in table.index]
     t = pd.DataFrame(rows).set_index('method')
-    return t, float(spearmanr(t.ours_nomus, t.seed_nomus).statistic)
+    return t, float(spearmanr(t[f'ours_nomus_{protocol}'], t.seed_nomus).statistic)
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #af39d904
-def plot_setting(table:pd.DataFrame, title:str='', ax=None, lam:float=0.5):
+def plot_setting(table:pd.DataFrame, title:str='', ax=None, lam:float=0.5,
+                 protocol:str='balanced', # which MIA protocol's gap to plot
+                ):
     "Test accuracy against MIA gap for each method, with NoMUS iso-lines (dashed)."
     import matplotlib.pyplot as plt
-    ax = ax or plt.subplots(figsize=(5, 4))[1]
-    g = np.linspace(0, max(0.3, table.mia_gap.max() * 1.1), 50)
+    check_choice('protocol', protocol, MIA_PROTOCOLS)
+    ax = ax or plt.subplots(figsize=(5, 4))[1]; gap = table[f'mia_gap_{protocol}']
+    g = np.linspace(0, max(0.3, gap.max() * 1.1), 50)
     for v in np.arange(0.3, 1.01, 0.1): ax.plot(g, (v - (1 - lam) * (1 - 2 * g)) / lam, ls='--', lw=.6, c='0.8')
     special = {'Original': 'C3', 'Retrained': 'C2'}
     for name, r in table.iterrows():
-        ax.scatter(r.mia_gap, r.test_acc, c=special.get(name, 'C0'), s=40 if name in special else 20, zorder=3)
-        ax.annotate(name, (r.mia_gap, r.test_acc), fontsize=7, xytext=(3, 2), textcoords='offset points')
+        ax.scatter(gap[name], r.test_acc, c=special.get(name, 'C0'), s=40 if name in special else 20, zorder=3)
+        ax.annotate(name, (gap[name], r.test_acc), fontsize=7, xytext=(3, 2), textcoords='offset points')
     lo = min(table.test_acc.min(), 0.5) - 0.05
-    ax.set(xlim=(0, g[-1]), ylim=(lo, 1.0), xlabel='MIA gap |acc - 0.5|', ylabel='test accuracy', title=title)
+    ax.set(xlim=(0, g[-1]), ylim=(lo, 1.0), xlabel=f'MIA gap |acc - 0.5| ({protocol} protocol)',
+           ylabel='test accuracy', title=title)
     return ax
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #a9b8c7d6
@@ -231,27 +242,38 @@ def _loss_histograms(r:dict, label:str):
     fig, ax = plt.subplots(figsize=(6, 3))
     for k in ('forget', 'unseen'):
         ax.hist(np.log10(r[f'{k}_losses'].numpy() + 1e-8), bins=40, alpha=.6, density=True, label=k)
-    ax.set(xlabel='log10 per-sample loss', title=f"{label}: MIA gap {r['row']['mia_gap']:.3f}, "
-                                                 f"NoMUS {r['row']['nomus']:.3f}"); ax.legend()
+    g = ', '.join(f"{p} {r['row'][f'mia_gap_{p}']:.3f}" for p in MIA_PROTOCOLS)
+    ax.set(xlabel='log10 per-sample loss', title=f"{label}: MIA gap ({g}), NoMUS (balanced) "
+                                                 f"{r['row']['nomus_balanced']:.3f}"); ax.legend()
     plt.show()
 
-def nomus_explorer(settings=None, store:ArtifactStore|None=None):
+def nomus_explorer(settings=None, # `NomusSetting`s or names in `SETTINGS`; default all five
+                   store:ArtifactStore|None=None):
     "Pick a setting and a method; see the losses the attacker separates, with the method's row."
     import ipywidgets as W
     from IPython.display import display
-    settings = {s: SETTINGS[s] for s in (settings or SETTINGS)}
-    pick_s, pick_m = W.Dropdown(options=list(settings), description='setting'), W.Dropdown(description='method')
+    settings = [SETTINGS[check_choice('setting', s, list(SETTINGS))] if isinstance(s, str) else s
+                for s in (settings or list(SETTINGS))]
+    settings = {s.name: s for s in settings}
+    pick_s = W.Dropdown(options=list(settings), description='setting')
+    pick_m = W.Dropdown(options=list(rows(settings[pick_s.value])), description='method')   # opens on a method
     out, data = W.Output(), {}   # setting name → its data, rendered once
-    def _methods(_=None): pick_m.options = list(rows(settings[pick_s.value]))
+    busy = []                # set while the method list is replaced, which passes through other values
+    def _methods(_=None):   # the new setting's rows; the picked method stays when the new setting has it
+        keep, opts = pick_m.value, list(rows(settings[pick_s.value]))
+        busy.append(1); pick_m.options = opts; busy.pop()
+        new = keep if keep in opts else opts[0]
+        if pick_m.value == new: _show()
+        else: pick_m.value = new   # draws through the observer
     def _show(_=None):
-        if pick_m.value is None: return
+        if busy or pick_m.value is None: return
         if pick_s.value not in data: data[pick_s.value] = setting_data(settings[pick_s.value])
         r = stored_result(settings[pick_s.value], pick_m.value, store, data[pick_s.value]); out.clear_output(wait=True)
         with out:
             if r is None: return print('not computed yet: run `nomus_benchmark` first')
             _loss_histograms(r, pick_m.value); display(pd.Series(r['row']).to_frame().T)
-    for w, f in ((pick_s, _methods), (pick_s, _show), (pick_m, _show)): w.observe(f, 'value')
-    _methods(); _show()
+    for w, f in ((pick_s, _methods), (pick_m, _show)): w.observe(f, 'value')
+    _show()
     return W.VBox([W.HBox([pick_s, pick_m]), out])
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #852f605d

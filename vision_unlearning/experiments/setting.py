@@ -193,7 +193,7 @@ def make_rows(s:Setting, d:SettingData, zoo:ModelZoo, forget:str, n:int,
     parents = table['Original']
     if any(getattr(r, 'role', r) in ('original', 'method') for r in roles): make(parents)   # made once, before the methods
     rest = [r for r in roles if r not in (parents, 'original')]
-    if zoo.workers == 1: list(map(make, rest))
+    if zoo.workers == 1 and zoo.executor is None: list(map(make, rest))   # rows side by side when jobs run elsewhere
     else:
         with cf.ThreadPoolExecutor(max(1, len(rest))) as ex: list(ex.map(make, rest))
     return specs

@@ -11,12 +11,13 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, Field
 
-from ..core import Config, ConfigError, InsufficientSamplesError
+from ..core import Config, ConfigError, InsufficientSamplesError, NonFiniteError, check_choice
 from .registry import MetricResult, Outputs, logit_features, metric
 
 # %% auto #0
-__all__ = ['SEED_TABLES', 'mia_gap', 'nomus', 'simple_mia', 'attack_features', 'UnlearningScore', 'loader_accuracy',
-           'score_unlearning', 'MiaConfig', 'mia_metric', 'NomusConfig', 'nomus_metric']
+__all__ = ['SEED_TABLES', 'type_mia_protocol', 'MIA_TEST_SIZE', 'MIA_MIN_PER_CLASS', 'MIA_MIN_TOTAL', 'mia_gap', 'nomus',
+           'simple_mia', 'attack_features', 'UnlearningScore', 'loader_accuracy', 'score_unlearning', 'MiaConfig',
+           'mia_metric', 'NomusConfig', 'nomus_metric']
 
 # %% ../../nbs/22_nomus.ipynb #674bc216
 def mia_gap(mia_accuracy:float)->float:
@@ -60,31 +61,65 @@ SEED_TABLES:Dict[str, Dict[str, tuple]] = {  # setting -> method -> (test accura
         UNSIR2=(.9021, .0493, .9017), SCRUB=(.8929, .0428, .9036), AdvGradAsc=(.5573, .0139, .7647))}
 
 # %% ../../nbs/22_nomus.ipynb #661a2a1a
+type_mia_protocol = Literal['balanced', 'reference']
+MIA_TEST_SIZE = 0.1   # `StratifiedShuffleSplit`'s default, as in the reference
+
+def _attack_matrix(name:str, a)->np.ndarray:
+    "Per-sample features of set `name` as an (N, d) float64 matrix, refusing 0-d, >2-d and non-finite input."
+    a = np.asarray(a)
+    if a.ndim not in (1, 2):
+        raise ConfigError(f"{name} features have shape {a.shape}; allowed: (N,) losses or an (N, d) feature matrix")
+    if not np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.complexfloating):
+        raise ConfigError(f"{name} features have dtype {a.dtype}; allowed: real numbers")
+    a = (a[:, None] if a.ndim == 1 else a).astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(a).all(1))
+    if len(bad): raise NonFiniteError(f"{name} features are not finite at sample {bad[0]} "
+                                      f"({len(bad)} bad samples of {len(a)}): {a[bad[0]].tolist()}")
+    return a
+
+# what `StratifiedShuffleSplit` needs (where the reference code fails): 2 samples per class, so that a class can be in
+# both parts, and ceil(0.1 n) >= 2, so that the test part holds both classes
+MIA_MIN_PER_CLASS, MIA_MIN_TOTAL = 2, 11
+
+def _check_sizes(n_f:int, n_u:int, protocol:str):
+    if min(n_f, n_u) < MIA_MIN_PER_CLASS or n_f + n_u < MIA_MIN_TOTAL:
+        hint = f', i.e. {-(-MIA_MIN_TOTAL // 2)} per class under the balanced protocol' if protocol == 'balanced' else ''
+        raise InsufficientSamplesError(
+            f"protocol={protocol!r} leaves {n_f} forget and {n_u} unseen samples; stratified 90/10 splits need at least "
+            f"{MIA_MIN_PER_CLASS} per class and {MIA_MIN_TOTAL} in all{hint}")
+
+def _prepare(f:np.ndarray, u:np.ndarray, protocol:str, seed:int)->tuple[np.ndarray, np.ndarray]:
+    "The forget and unseen sets as protocol `protocol` hands them to the attack."
+    if protocol == 'reference':   # np.random.seed(42); np.random.shuffle(forget); forget[:len(unseen)]; float32
+        order = np.arange(len(f)); np.random.RandomState(seed).shuffle(order)
+        return f[order][:len(u)].astype(np.float32), u.astype(np.float32)
+    rng = np.random.default_rng(seed)   # the larger set is shuffled and cut to the smaller one's size
+    n = min(len(f), len(u))
+    return f[rng.permutation(len(f))][:n], (u if len(u) == n else u[rng.permutation(len(u))][:n])
+
 def simple_mia(forget_features:np.ndarray, # per-sample attack features of forget samples (N_F,) or (N_F, d); label 1
                unseen_features:np.ndarray, # the same of unseen samples; label 0
                attack:Literal['logistic', 'gradient_boosting']='logistic', # the attack classifier
                n_splits:int=10, # stratified random 90/10 splits (reference: 10)
-               seed:int=42, # shuffles the forget samples before cutting them to the unseen count (reference: 42)
+               seed:int=42, # seeds the shuffle before the cut (reference: 42)
+               protocol:type_mia_protocol='balanced', # 'reference': the reference code exactly; 'balanced': equal classes
               )->Dict[str, Any]:
-    "Mean accuracy of an attack separating forget from unseen samples, as in the reference `cal_mia`."
+    "Mean accuracy of an attack separating forget from unseen samples (reference `cal_mia`, under `protocol`)."
     from sklearn.linear_model import LogisticRegression
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import StratifiedShuffleSplit, cross_val_score
-    if len(forget_features) == 0 or len(unseen_features) == 0:
-        raise InsufficientSamplesError("need forget and unseen samples; "
-                                       f"got {len(forget_features)} and {len(unseen_features)}")
-    f, u = (np.asarray(a, float).reshape(len(a), -1) for a in (forget_features, unseen_features))
+    check_choice('protocol', protocol, ['balanced', 'reference']); check_choice('attack', attack, ['logistic', 'gradient_boosting'])
+    if n_splits < 1: raise ConfigError(f"n_splits={n_splits!r} must be >= 1")
+    f, u = _attack_matrix('forget', forget_features), _attack_matrix('unseen', unseen_features)
     if f.shape[1] != u.shape[1]: raise ConfigError(f"forget features have {f.shape[1]} columns, unseen {u.shape[1]}")
-    rng = np.random.default_rng(seed)   # the reference shuffles the forget losses and cuts them to the unseen count;
-    n = min(len(f), len(u))             # when the forget set is the smaller one, the unseen set is cut instead
-    f, u = f[rng.permutation(len(f))][:n], (u if len(u) == n else u[rng.permutation(len(u))][:n])
-    X, y = np.concatenate([u, f]), np.r_[np.zeros(len(u)), np.ones(len(f))]
-    if min(len(f), len(u)) < n_splits:
-        raise InsufficientSamplesError(f"{min(len(f), len(u))} samples per class; need >= {n_splits}")
+    f, u = _prepare(f, u, protocol, seed)
+    _check_sizes(len(f), len(u), protocol)
+    X, y = np.concatenate([u, f]), np.r_[np.zeros(len(u), int), np.ones(len(f), int)]
     clf = LogisticRegression() if attack == 'logistic' else HistGradientBoostingClassifier(max_iter=100, random_state=0)
     acc = cross_val_score(clf, X, y, cv=StratifiedShuffleSplit(n_splits=n_splits, random_state=0), scoring='accuracy')
     return dict(mia_accuracy=float(acc.mean()), mia_accuracy_std=float(acc.std()), mia_gap=mia_gap(acc.mean()),
-                n_per_class=len(u), attack=attack)
+                n_forget=len(f), n_unseen=len(u), chance=max(len(f), len(u)) / (len(f) + len(u)),
+                attack=attack, protocol=protocol)
 
 # %% ../../nbs/22_nomus.ipynb #4e58a51f
 @torch.no_grad()
@@ -104,8 +139,10 @@ class UnlearningScore(BaseModel):
     nomus:float
     lam:float
     attack:str
+    protocol:str = 'balanced'   # the MIA protocol that produced mia_accuracy and mia_gap
     def _repr_markdown_(self):
-        return ('| test acc | MIA accuracy | MIA gap | NoMUS |\n|---|---|---|---|\n'
+        p = self.protocol
+        return (f'| test acc | MIA accuracy ({p}) | MIA gap ({p}) | NoMUS ({p}) |\n|---|---|---|---|\n'
                 f'| {self.test_accuracy:.4f} | {self.mia_accuracy:.4f} | {self.mia_gap:.4f} | {self.nomus:.4f} |')
 
 # %% ../../nbs/22_nomus.ipynb #b50fec7e
@@ -128,13 +165,16 @@ def score_unlearning(model:torch.nn.Module, # the (unlearned) classifier
                      lam:float=0.5, multilabel:bool=False,
                      features:Literal['loss', 'loss_confidence_entropy']='loss',
                      attack:Literal['logistic', 'gradient_boosting']='logistic',
-                     device:str='cpu')->UnlearningScore:
+                     device:str='cpu',
+                     protocol:type_mia_protocol='balanced', # how the attack's two sets are drawn (`simple_mia`)
+                    )->UnlearningScore:
     "Test accuracy, the forget-vs-unseen MIA (raw and gap) and NoMUS of `model`."
     cols = [0] if features == 'loss' else [0, 1, 2]
     f, u = (attack_features(model, l, multilabel, device)[:, cols] for l in (forget_loader, unseen_loader))
-    m, acc = simple_mia(f, u, attack=attack), loader_accuracy(model, test_loader, multilabel, device)
+    m, acc = simple_mia(f, u, attack=attack, protocol=protocol), loader_accuracy(model, test_loader, multilabel, device)
     return UnlearningScore(test_accuracy=acc, mia_accuracy=m['mia_accuracy'], mia_gap=m['mia_gap'],
-                           nomus=nomus(acc, gap=m['mia_gap'], lam=lam), lam=lam, attack=f'{attack}/{features}')
+                           nomus=nomus(acc, gap=m['mia_gap'], lam=lam), lam=lam, attack=f'{attack}/{features}',
+                           protocol=protocol)
 
 # %% ../../nbs/22_nomus.ipynb #a1c2e3f4
 class MiaConfig(Config):
@@ -143,12 +183,13 @@ class MiaConfig(Config):
     attack: Literal['logistic', 'gradient_boosting'] = 'logistic'
     n_splits: int = Field(10, ge=2)
     seed: int = 42
+    protocol: type_mia_protocol = Field('balanced', description="'balanced' (equal classes) or 'reference' (the reference code)")
 
 def _attacks(cfg:MiaConfig, o:Outputs)->list[dict]:
     "`simple_mia` on each model's forget and unseen features."
     cols = [0] if cfg.features == 'loss' else [0, 1, 2]
     f, u = o.group('forget').features(cols), o.group('unseen').features(cols)
-    return [simple_mia(a, b, cfg.attack, cfg.n_splits, cfg.seed) | dict(forget=a, unseen=b) for a, b in zip(f, u)]
+    return [simple_mia(a, b, cfg.attack, cfg.n_splits, cfg.seed, cfg.protocol) | dict(forget=a, unseen=b) for a, b in zip(f, u)]
 
 @metric('mia', MiaConfig, roles=('unlearned',), groups=('forget', 'unseen'))
 def mia_metric(cfg:MiaConfig, outputs:dict[str, Outputs])->MetricResult:
@@ -171,7 +212,7 @@ def nomus_metric(cfg:NomusConfig, outputs:dict[str, Outputs])->MetricResult:
     acc = o.group('test').accuracy()
     scores = [UnlearningScore(test_accuracy=a, mia_accuracy=r['mia_accuracy'], mia_gap=r['mia_gap'],
                               nomus=nomus(a, gap=r['mia_gap'], lam=cfg.lam), lam=cfg.lam,
-                              attack=f"{cfg.attack}/{cfg.features}") for a, r in zip(acc, runs)]
+                              attack=f"{cfg.attack}/{cfg.features}", protocol=cfg.protocol) for a, r in zip(acc, runs)]
     v = np.array([s.nomus for s in scores])
     return MetricResult('nomus', float(v.mean()), True, dict(nomus=v, test_accuracy=acc,
                         mia_gap=np.array([s.mia_gap for s in scores])), detail=scores)

@@ -9,6 +9,8 @@ from typing import Any, Dict, List, Literal
 
 import matplotlib.pyplot as plt
 
+from ...core import ArtifactStore
+
 # the layers, lowest first: each module imports only modules listed above it
 from ._vocab import *           # vocabulary, no I/O
 from ._files import *           # readers and writers of the asset folder
@@ -20,7 +22,7 @@ from .metrics import *          # per entity
 from .metadata import *         # the per-entity table; the seed's `metadata`
 from .result_templates import *
 from .result_templates_structure import *   # registers the structure templates
-from .result_templates import _BASE_FIELDS, _attribute_frame
+from .result_templates import _BASE_FIELDS, _attribute_frame, _is_categorical
 from . import (_vocab, _files, configuration, utils, interference, metrics, metadata,
                                                  result_templates, result_templates_structure)
 _LAYERS = (_vocab, _files, configuration, utils, interference, metrics, metadata, result_templates,
@@ -30,12 +32,16 @@ _LAYERS = (_vocab, _files, configuration, utils, interference, metrics, metadata
 __all__ = ['icare_explorer']
 
 # %% ../../../nbs/15_icare.ipynb #7e6c2a0d
+_ATTRIBUTE_KIND = {'SignificantRelationshipNumerical': 'numerical', 'SignificantRelationshipCategorical': 'categorical',
+                   'ImplicitAssociationTest': 'categorical'}   # the one kind of attribute a template accepts (others: any)
+_STYLE = dict(style={'description_width': '170px'}, layout={'width': '480px'})   # room for the longest name
+
 def _field_widget(name:str, ann, default, entities:List[str], attributes:List[str]):
     import ipywidgets as W
     from typing import get_args, get_origin
     args = [a for a in get_args(ann) if a is not type(None)]
     lit = lambda t: get_origin(t) is Literal
-    st = dict(description=name, style={'description_width': '170px'}, layout={'width': '480px'})
+    st = dict(description=name, **_STYLE)
     if lit(ann):
         return W.Dropdown(options=get_args(ann), value=default if default in get_args(ann) else get_args(ann)[0], **st)
     if get_origin(ann) in (list, List) and args and lit(args[0]):
@@ -50,16 +56,31 @@ def _field_widget(name:str, ann, default, entities:List[str], attributes:List[st
     if ann is float: return W.FloatText(value=default, **st)
     return W.Text(value='' if default is None else str(default), **st)
 
+def _attribute_choices(template:str, kinds:Dict[str, str])->List[str]:
+    "The attributes (name → 'numerical' or 'categorical') that `template` accepts, in metadata order."
+    want = _ATTRIBUTE_KIND.get(template)
+    return [a for a, k in kinds.items() if want in (None, k)]
+
+def _distinct_pairs(fields:Dict[str, Any]):
+    "Start the second dropdown of each pair `x_1`, `x_2` on another value than the first, where it has one."
+    for k, w in fields.items():
+        first = fields.get(k[:-1] + '1') if k.endswith('_2') else None
+        if first is not None and isinstance(w.value, str) and w.value == first.value:
+            w.value = next((o for o in w.options if o != first.value), w.value)
+
 # %% ../../../nbs/15_icare.ipynb #eccf7e06
 class icare_explorer:
     "Widgets to pick a template and its parameters on an I-CARE asset folder, and show the answer and its figure."
     def __init__(self, base_folder:str='assets', task:type_task='fonts',
-                 template:str='SignificantRelationshipCategorical'):
+                 template:str='SignificantRelationshipCategorical',
+                 store:ArtifactStore|None=None, # where *compute* caches answers; default the package's `get_store()`
+                ):
         import ipywidgets as W
-        self.base_folder, self.task = base_folder, task
+        self.base_folder, self.task, self.store = base_folder, task, store
         self.entities = [e['name'] for e in get_metadata_filtered(task, base_folder)]
-        self.attributes = list(_attribute_frame(task, base_folder).columns)
-        self.w_template = W.Dropdown(options=list(rt_name_to_class), value=template, description='template')
+        A = _attribute_frame(task, base_folder); self.attributes = list(A.columns)
+        self.kinds = {c: 'categorical' if _is_categorical(A[c]) else 'numerical' for c in A}
+        self.w_template = W.Dropdown(options=list(rt_name_to_class), value=template, description='template', **_STYLE)
         self.w_params, self.out, self.btn = (W.VBox(), W.Output(),
                                              W.Button(description='compute', button_style='primary'))
         self.w_template.observe(lambda _: self._build(), 'value'); self.btn.on_click(lambda _: self._show())
@@ -67,20 +88,23 @@ class icare_explorer:
         self.widget = W.VBox([W.HTML(f'<b>{task}</b> in <code>{os.path.basename(base_folder)}</code>'),
                               self.w_template, self.w_params, self.btn, self.out])
     def _build(self):
-        cls = rt_name_to_class[self.w_template.value]
+        name = self.w_template.value; cls = rt_name_to_class[name]
         skip = set(_BASE_FIELDS) | {'model', 'task', 'metric_key_name'}
+        attributes = _attribute_choices(name, self.kinds)
         self.fields = {k: _field_widget(k, f.annotation, f.default if not f.is_required() else None,
-                                        self.entities, self.attributes)
+                                        self.entities, attributes)
                        for k, f in cls.model_fields.items() if k not in skip}
+        _distinct_pairs(self.fields)
         self.w_params.children = list(self.fields.values())
     def params(self)->Dict[str, Any]:
         "Current parameter values, as the template expects them."
         conv = lambda w: list(w.value) if isinstance(w.value, tuple) else (None if w.value == '' else w.value)
         return {k: conv(w) for k, w in self.fields.items()}
     def run(self)->RTResult:
-        "Compute the selected template with the current parameters."
+        "Compute the selected template with the current parameters (cached in the explorer's store)."
         cls = rt_name_to_class[self.w_template.value]
-        return cls(task=self.task, base_folder=self.base_folder, remote_repository_name=None, **self.params()).compute()
+        rt = cls(task=self.task, base_folder=self.base_folder, remote_repository_name=None, **self.params())
+        return rt.compute(store=self.store)
     def _show(self):
         from IPython.display import display
         self.out.clear_output()
