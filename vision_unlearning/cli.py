@@ -14,12 +14,13 @@ from .core import ArtifactStore, ConfigError, VisionUnlearningError, get_device,
 from .metrics.registry import metrics
 from .splits import forget_sets as forget_set_builders
 from .unlearning import unlearning_methods
-from .zoo import zoo_executor
+from .zoo import ExecutorConfig
 from .report import (DEFAULT_SETTINGS, REPORT_METRICS, REPORT_SETTINGS, check_metrics, get_setting,
                                       plan_report, run_report, save_result, write_report)
 
 # %% auto #0
-__all__ = ['SECONDS_PER_MODEL', 'COMMANDS', 'registry_lines', 'vu_list', 'vu_run', 'vu_report', 'main', 'cli']
+__all__ = ['SECONDS_PER_MODEL', 'COMMANDS', 'registry_lines', 'vu_list', 'parse_executor_options', 'vu_run', 'vu_report', 'main',
+           'cli']
 
 # %% ../nbs/30b_cli.ipynb #a1fbcf12
 def _fields(cfg)->list[str]:
@@ -56,6 +57,18 @@ def _split(v:str|None)->list[str]|str:
     if v is None or v.strip() in ('', 'all'): return 'all'
     return [x.strip() for x in v.split(',') if x.strip()]
 
+def parse_executor_options(v:str|None, # `key=value,...`, e.g. 'partition=gpu,timeout_min=120,slurm.account=lab'
+                    )->dict:
+    "Fields of `ExecutorConfig` (`02b_zoo`) from the command line; `slurm.KEY=value` goes into its `slurm` dict."
+    out = {}
+    for item in ([] if v is None or not v.strip() else [x.strip() for x in v.split(',') if x.strip()]):
+        if '=' not in item:
+            raise ConfigError(f"executor option {item!r} is not key=value (e.g. partition=gpu,timeout_min=120)")
+        k, val = (s.strip() for s in item.split('=', 1))
+        if k.startswith('slurm.'): out.setdefault('slurm', {})[k.removeprefix('slurm.')] = val
+        else: out[k] = val
+    return out
+
 @call_parse
 def vu_run(settings:str='default', # comma-separated names of `list settings`, 'default' or 'all'
            methods:str='all', # comma-separated method labels or registry names, or 'all'
@@ -64,6 +77,7 @@ def vu_run(settings:str='default', # comma-separated names of `list settings`, '
            boot:int=200, # bootstrap resamples for the agreement intervals
            device:str='auto', # where models are trained: auto, cpu, cuda, cuda:N or mps
            executor:str='processes', # how model jobs run: processes (this machine's cores), local or slurm (submitit)
+           executor_options:str=None, # fields of `ExecutorConfig`: partition=gpu,timeout_min=120,slurm.account=lab
            out:str='vu_results', # folder of the result and its report.html
            store:str=None, # artifact store folder (default: $VU_CACHE or ~/.cache/vision_unlearning)
            dry_run:bool=False, # print what would be made and scored, then stop
@@ -76,6 +90,8 @@ def vu_run(settings:str='default', # comma-separated names of `list settings`, '
     if boot < 1: raise ConfigError(f"boot={boot} must be at least 1")
     if executor not in ('processes', 'local', 'slurm'):
         raise ConfigError(f"executor={executor!r}; choose one of ['processes', 'local', 'slurm']")
+    opts = parse_executor_options(executor_options)   # every field checked now, before any work
+    cfg = ExecutorConfig(kind=executor, **({} if executor == 'processes' else dict(folder=str(Path(out)/'jobs'))), **opts)
     st = ArtifactStore(store) if store else get_store()
     plan = plan_report(ss, _split(methods), ms, n_models, boot, store=st)
     models = plan[plan.what.str.startswith('models')]
@@ -86,7 +102,7 @@ def vu_run(settings:str='default', # comma-separated names of `list settings`, '
     print(f"to make: {todo} of {int(models.needed.sum())} models (about {todo * SECONDS_PER_MODEL / 60:.0f} min on 2 CPU "
           f"cores); to score: {int(plan['to do'].sum()) - todo} rows")
     if dry_run: return 0
-    ex = None if executor == 'processes' else zoo_executor(executor, folder=Path(out)/'jobs')
+    ex = None if executor == 'processes' and not opts else cfg.build()
     t0 = time.perf_counter()
     res = run_report(ss, _split(methods), ms, n_models, boot, store=st, device=device, executor=ex)
     folder = save_result(res, out); page = write_report(folder)

@@ -21,7 +21,7 @@ __all__ = ['DeviceName', 'Format', 'VisionUnlearningError', 'ConfigError', 'Unkn
            'ArtifactCorruptError', 'InvalidAttributeTypeError', 'InsufficientSamplesError', 'NonFiniteError',
            'check_choice', 'test_raises', 'Config', 'fingerprint', 'array_fingerprint', 'RegistryEntry', 'Registry',
            'seed_all', 'get_device', 'progress', 'atomic_write', 'default_cache_dir', 'ArtifactStore', 'get_store',
-           'set_store']
+           'set_store', 'using_store']
 
 # %% ../nbs/00_core.ipynb #68bdd33c
 class VisionUnlearningError(Exception):
@@ -534,3 +534,12 @@ def set_store(store:ArtifactStore|str|Path)->ArtifactStore:
     global _default_store
     _default_store = store if isinstance(store, ArtifactStore) else ArtifactStore(store)
     return _default_store
+
+@contextlib.contextmanager
+def using_store(store:ArtifactStore|str|Path|None, # the default within the block; None leaves it as it is
+               ):
+    "Within the block `get_store()` is `store`; the previous default comes back after it, also on an error."
+    global _default_store
+    before = _default_store
+    try: yield get_store() if store is None else set_store(store)
+    finally: _default_store = before

@@ -15,7 +15,7 @@ import torch
 from pydantic import Field, model_validator
 
 from .core import (ArtifactStore, ConfigError, InsufficientSamplesError, UnknownNameError,
-                                    array_fingerprint, check_choice, fingerprint, get_store, progress, set_store)
+                                    array_fingerprint, check_choice, fingerprint, get_store, progress)
 from .models import CNNConfig
 from .unlearning import RetrainConfig
 from .zoo import MODEL_VERSION, ModelZoo
@@ -302,9 +302,7 @@ def run_report(settings=DEFAULT_SETTINGS, # names in `REPORT_SETTINGS` (or `Repo
                 hib |= r['higher_is_better']; prim |= r['primary']
                 for m, t in r['seconds'].items(): secs[m] = secs.get(m, 0) + t
     if COLLATERAL in names and any(s.dataset == 'font_identities' for s in settings):
-        t1 = time.perf_counter(); before = get_store(); set_store(store)   # 13b caches per-entity tables in get_store()
-        try: extra = collateral_tables(_coll.collateral_run(store=store))
-        finally: set_store(before)
+        t1 = time.perf_counter(); extra = collateral_tables(_coll.collateral_run(store=store))
         secs[COLLATERAL] = time.perf_counter() - t1
     meta = dict(settings={s.name: s.model_dump(mode='json') for s in settings}, n=n, boot=boot, metrics=names,
                 params=params, methods=labels, seconds=time.perf_counter() - t0, metric_seconds=secs,

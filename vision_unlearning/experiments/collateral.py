@@ -15,7 +15,7 @@ import torch
 from pydantic import Field, model_validator
 
 from ..core import (ArtifactStore, ConfigError, InsufficientSamplesError, VisionUnlearningError,
-                                    array_fingerprint, atomic_write, check_choice, get_store, progress)
+                                    array_fingerprint, atomic_write, check_choice, get_store, progress, using_store)
 from ..data import load_font_identities
 from ..models import CNNConfig, margins as logit_margins
 from ..splits import make_split
@@ -308,8 +308,9 @@ def collateral_run(setting:CollateralSetting=DEFAULT_SETTING, # fonts, model, re
     store = store or get_store(); d = collateral_data(setting, store)
     run = CollateralRun(setting, n, d, store=store)
     specs = run.specs = _make_models(setting, d, labels, n, store)
-    for m in labels: run.pairs[m] = method_pairs(run, m, specs)
-    for m in labels: run.folders[m] = method_folder(run, m, specs)
+    with using_store(store):   # the per-entity tables of the folders are cached in the run's store too
+        for m in labels: run.pairs[m] = method_pairs(run, m, specs)
+        for m in labels: run.folders[m] = method_folder(run, m, specs)
     return run
 
 def collateral_cost(run:CollateralRun)->pd.DataFrame:
@@ -357,17 +358,10 @@ def _headline(r:dict)->tuple[float|None, float|None]:
         if s in r: return r[s], r.get(p) if p else None
     return None, None
 
-_NEEDS_VARIATION = ('MetricSimilarityAlignment', 'MetricSimilarityAlignmentMulti')
-
 def collateral_templates(run:CollateralRun, method:str, metric:str='acc_drop')->pd.DataFrame:
     "Every applicable I-CARE result template on `method`'s folder: one row per question, its answer or why none."
     check_choice('method', method, run.methods); folder, rows = run.folders[method], []
-    A = run.matrix(method, metric); flat = np.nanstd(A.values[~np.equal.outer(A.index, A.columns)]) == 0
     for name, question, p in _template_jobs(run, method, metric):
-        if flat and name in _NEEDS_VARIATION:   # the multi-regression template would call a constant 'significant'
-            rows.append(dict(template=name, question=question, significant=None, statistic=None, pvalue=None,
-                             error=f'InsufficientSamplesError: {metric} is the same for every pair', result=None))
-            continue
         cls = rt_name_to_class[name]
         alg = dict(unlearning_algorithm=SLOT_METHOD) if 'unlearning_algorithm' in cls.model_fields else {}
         rt = cls(task=TASK, base_folder=folder, remote_repository_name=None, **p, **alg)
@@ -390,7 +384,8 @@ def entity_table(run:CollateralRun, method:str,
                 )->pd.DataFrame:
     "The seed's per-entity table of `method`, columns `<view> <stat> <metric>` in the classifier's names."
     check_choice('method', method, run.methods)
-    t = per_entity_table(TASK, run.folders[method]); out = t[['family', 'design', 'slant', 'weight_class']].copy()
+    with using_store(run.store): t = per_entity_table(TASK, run.folders[method])
+    out = t[['family', 'design', 'slant', 'weight_class']].copy()
     for c in t.columns:
         p = parse_per_entity_column(c)
         if p is None or not p.slug.startswith(('emitter_', 'receiver_')): continue

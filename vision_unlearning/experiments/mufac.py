@@ -27,7 +27,7 @@ from .setting import (ForgetSetSpec, MethodSpec, RoleSeeds, Setting, SettingData
 __all__ = ['TASK_OUTPUTS', 'SETTINGS', 'FONT_ATTRIBUTES', 'FONT_COLLECTIONS', 'BENCH_VERSION', 'MIA_PROTOCOLS', 'SEED_LABELS',
            'SEED_ANALOGUE', 'NomusSetting', 'font_collection', 'font_labels', 'setting_data', 'original_model',
            'score_row', 'run_method', 'run_setting', 'nomus_benchmark', 'stored_result', 'seed_agreement',
-           'plot_setting', 'nomus_explorer', 'setting_loaders']
+           'plot_setting', 'protocol_chance', 'plot_protocols', 'nomus_explorer', 'setting_loaders']
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #4efddac2
 TASK_OUTPUTS = {'collection': 8, 'weight': 3, 'bold': 2, 'attributes': 4, 'class': 10}   # outputs of the model per task
@@ -234,6 +234,24 @@ def plot_setting(table:pd.DataFrame, title:str='', ax=None, lam:float=0.5,
     ax.set(xlim=(0, g[-1]), ylim=(lo, 1.0), xlabel=f'MIA gap |acc - 0.5| ({protocol} protocol)',
            ylabel='test accuracy', title=title)
     return ax
+
+# %% ../../nbs/22b_nomus_benchmark.ipynb #32bab6d3
+def protocol_chance(table:pd.DataFrame)->dict[str, float]:
+    "The accuracy of guessing the larger class under each MIA protocol, from a table's forget and unseen sizes."
+    nf, nu = int(table.n_forget.iloc[0]), int(table.n_unseen.iloc[0]); kept = min(nf, nu)   # reference: forget cut only
+    return dict(balanced=0.5, reference=max(kept, nu) / (kept + nu))
+
+def plot_protocols(table:pd.DataFrame, title:str='', ax=None):
+    "Every row's MIA accuracy under both protocols (joined by a line), each protocol's chance level dotted."
+    import matplotlib.pyplot as plt
+    ax = ax or plt.subplots(figsize=(5, 4))[1]; y = np.arange(len(table))[::-1]; chance = protocol_chance(table)
+    ax.hlines(y, table.mia_accuracy_balanced, table.mia_accuracy_reference, color='0.8', lw=1)
+    for k, (p, marker) in enumerate(zip(MIA_PROTOCOLS, 'os')):
+        ax.axvline(chance[p], c=f'C{k}', ls=':', lw=1.2)
+        ax.scatter(table[f'mia_accuracy_{p}'], y, marker=marker, c=f'C{k}', s=22, zorder=3, label=p)
+    ax.set(yticks=y, yticklabels=table.index, ylim=(-1.8, len(table) - 0.4), xlabel='MIA accuracy (dotted: chance)',
+           title=f"{title} ({int(table.n_forget.iloc[0])} forget / {int(table.n_unseen.iloc[0])} unseen)")
+    ax.legend(fontsize=7, loc='lower right', ncol=2); return ax   # below the last row (ylim leaves room)
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #a9b8c7d6
 def _loss_histograms(r:dict, label:str):

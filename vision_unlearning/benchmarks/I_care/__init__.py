@@ -5,7 +5,7 @@
 # %% ../../../nbs/15_icare.ipynb #23882bfc
 from __future__ import annotations
 import os
-from typing import Any, Dict, List, Literal
+from typing import Any, Dict, List, Literal, get_args
 
 import matplotlib.pyplot as plt
 
@@ -36,12 +36,15 @@ _ATTRIBUTE_KIND = {'SignificantRelationshipNumerical': 'numerical', 'Significant
                    'ImplicitAssociationTest': 'categorical'}   # the one kind of attribute a template accepts (others: any)
 _STYLE = dict(style={'description_width': '170px'}, layout={'width': '480px'})   # room for the longest name
 
-def _field_widget(name:str, ann, default, entities:List[str], attributes:List[str]):
+def _field_widget(name:str, ann, default, entities:List[str], attributes:List[str], similarities:List[str]):
     import ipywidgets as W
     from typing import get_args, get_origin
     args = [a for a in get_args(ann) if a is not type(None)]
     lit = lambda t: get_origin(t) is Literal
     st = dict(description=name, **_STYLE)
+    if name.startswith('similarity_metric'):   # only the similarities the folder can give
+        if name.endswith('_list'): return W.SelectMultiple(options=similarities, value=tuple(similarities[:2]), **st)
+        return W.Dropdown(options=similarities, value=default if default in similarities else similarities[0], **st)
     if lit(ann):
         return W.Dropdown(options=get_args(ann), value=default if default in get_args(ann) else get_args(ann)[0], **st)
     if get_origin(ann) in (list, List) and args and lit(args[0]):
@@ -60,6 +63,11 @@ def _attribute_choices(template:str, kinds:Dict[str, str])->List[str]:
     "The attributes (name → 'numerical' or 'categorical') that `template` accepts, in metadata order."
     want = _ATTRIBUTE_KIND.get(template)
     return [a for a, k in kinds.items() if want in (None, k)]
+
+def _available_similarities(task:str, base_folder:str)->List[str]:
+    "The similarity metrics whose input files are all in `base_folder` (`clip`, `act`, ... need a precomputed matrix)."
+    return [s for s in get_args(type_s)
+            if all(os.path.exists(os.path.join(base_folder, f)) for f in similarity_inputs(task, s, base_folder))]
 
 def _distinct_pairs(fields:Dict[str, Any]):
     "Start the second dropdown of each pair `x_1`, `x_2` on another value than the first, where it has one."
@@ -80,6 +88,7 @@ class icare_explorer:
         self.entities = [e['name'] for e in get_metadata_filtered(task, base_folder)]
         A = _attribute_frame(task, base_folder); self.attributes = list(A.columns)
         self.kinds = {c: 'categorical' if _is_categorical(A[c]) else 'numerical' for c in A}
+        self.similarities = _available_similarities(task, base_folder)
         self.w_template = W.Dropdown(options=list(rt_name_to_class), value=template, description='template', **_STYLE)
         self.w_params, self.out, self.btn = (W.VBox(), W.Output(),
                                              W.Button(description='compute', button_style='primary'))
@@ -92,7 +101,7 @@ class icare_explorer:
         skip = set(_BASE_FIELDS) | {'model', 'task', 'metric_key_name'}
         attributes = _attribute_choices(name, self.kinds)
         self.fields = {k: _field_widget(k, f.annotation, f.default if not f.is_required() else None,
-                                        self.entities, attributes)
+                                        self.entities, attributes, self.similarities)
                        for k, f in cls.model_fields.items() if k not in skip}
         _distinct_pairs(self.fields)
         self.w_params.children = list(self.fields.values())

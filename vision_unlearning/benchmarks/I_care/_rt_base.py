@@ -15,7 +15,8 @@ from fastcore.basics import patch_to
 from pydantic import BaseModel, ConfigDict, Field
 from scipy import stats
 
-from ...core import ArtifactStore, DataNotFoundError, InsufficientSamplesError, Registry, get_store
+from ...core import (ArtifactStore, DataNotFoundError, InsufficientSamplesError, Registry, get_store,
+                                    using_store)
 from ._vocab import *
 from ._vocab import _me_slug
 from .metadata import *
@@ -227,13 +228,13 @@ def compute(self, store:ArtifactStore|None=None, # where the answer is cached; d
            )->RTResult:
     ("The template's answer, computed once per parameters and inputs through the artifact store; "
      "saved if `save_outputs`.")
-    with one_reading():
+    with one_reading(), using_store(store):   # nested products (per-entity tables) go to the same store
         fp = self.inputs_fingerprint()
         meta = dict(RT=type(self).__name__, **self.params(), **self._metadata(), inputs_fingerprint=fp)
         key = dict(params=self.params(), folder=resolved_folder(self.base_folder), inputs=fp)
-        result = (store or get_store()).load_or_compute(f'icare_rt_{self.short_name()}', key,
-                                                        self._compute_from_scratch, version=self.version, fmt='json',
-                                                        recompute_if_exists=self.recompute_if_exists)
+        result = get_store().load_or_compute(f'icare_rt_{self.short_name()}', key, self._compute_from_scratch,
+                                             version=self.version, fmt='json',
+                                             recompute_if_exists=self.recompute_if_exists)
         out = RTResult(metadata=meta, result=result, template=self)
         if self.save_outputs: _write_json(out.model_dump(mode='json'), self.path())
     return out

@@ -322,6 +322,10 @@ def entity_permutation_test(X:pd.DataFrame, y:np.ndarray, permutations:int=199, 
     U, sv, _ = np.linalg.svd(np.c_[np.ones(len(X)), X.values.astype(float)], full_matrices=False)
     U = U[:, sv > sv[0] * 1e-10]                       # orthonormal basis of the feature space
     tss = ((y - y.mean()) ** 2).sum()
+    if not tss > 1e-12 * max(1., float((y ** 2).sum())):   # else R² is 0/0 and every permutation 'beats' nothing
+        raise InsufficientSamplesError(f"the per-pair metric is constant ({float(y[0]):.4g} on all {len(y)} pairs): "
+                                       "R² and its permutation test are undefined")
+    y = y - y.mean()   # centred (the basis holds the constant): RSS = |y|² - |U'y|² without cancellation
     r2 = lambda Y: 1 - ((Y ** 2).sum(0) - ((U.T @ Y) ** 2).sum(0)) / tss   # Y: columns are permuted copies of y
     rng, perms, tries = np.random.default_rng(seed), [], 0
     # entities that emit are permuted among themselves, the others among themselves: a permutation then maps every
@@ -353,6 +357,7 @@ class ResultTemplateMetricSimilarityAlignmentMulti(_TaskTemplate):
     test_size:float = Field(0.3, gt=0, lt=1)
     permutations:int = Field(199, ge=19)
     jaccard:type_jaccard = 'attributes'  # 'reference': `jacc` over every metadata key, as 1.0.0
+    version:ClassVar[str] = '2'   # 2: a constant metric raises (1 called it significant)
     def _serialize_parameters(self):
         return '_'.join([self.model, self.task, self.unlearning_algorithm, self.interference_pair,
                          '_'.join(self.similarity_metric_list) or 'none',
