@@ -513,6 +513,22 @@ def load_or_compute(self:ArtifactStore,
         self.stats['computed'] += 1
     return obj
 
+# %% ../nbs/00_core.ipynb #d67ec5a6
+@patch
+def entries(self:ArtifactStore, kind:str)->list[dict]:
+    "The metadata (config, versions, seconds, created) of every stored entry of `kind`, in no particular order."
+    return [json.loads(m.read_text()) for m in (self.root/kind).glob('*/*/meta.json')]   # meta.json is written last
+
+@patch
+def built_folder(self:ArtifactStore, kind:str, key:str, # the entry, as for `folder`
+                 build:Callable[[Path], Any], # writes the folder's files; called only when it is not complete
+                 marker:str='ok', # what the `COMPLETE` file holds (e.g. the config that built it)
+                )->Path:
+    "The entry's folder, built by `build(folder)` on first use; a folder without its `COMPLETE` marker is built again."
+    folder = self.folder(kind, key); done = folder/'COMPLETE'
+    if not done.exists(): build(folder); atomic_write(done, lambda tmp: tmp.write_text(marker))
+    return folder
+
 # %% ../nbs/00_core.ipynb #50c794d6
 def _slow_product(root:str, tag:str):
     "Test helper: a deliberately slow product used to check concurrent access to one key."

@@ -5,7 +5,7 @@
 # %% ../nbs/30_report.ipynb #d2371422
 from __future__ import annotations
 import itertools, json, time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -15,15 +15,16 @@ import torch
 from pydantic import Field, model_validator
 
 from .core import (ArtifactStore, ConfigError, InsufficientSamplesError, UnknownNameError,
-                                    array_fingerprint, check_choice, fingerprint, get_store, progress)
+                                    array_fingerprint, atomic_write, check_choice, fingerprint, get_store, progress)
 from .models import CNNConfig
 from .unlearning import RetrainConfig
 from .zoo import MODEL_VERSION, ModelZoo
 from .metrics.registry import Outputs, compute_metric, metrics
 from .metrics.klom import klom
 from .metrics import iam as _iam, nomus as _nomus, uni as _uni   # they register their metrics
+from .metrics.uni import nanmean as _nanmean
 from .experiments.setting import ForgetSetSpec, MethodSpec, SettingData, make_rows, role_outputs, row_specs, rows, seed_methods
-from .experiments.iam_fmnist import IamSetting, iam_data, shadow_outputs
+from .experiments.iam_fmnist import IamSetting, first_models, iam_data, shadow_outputs, shadow_zoo
 from .experiments import collateral as _coll
 
 # %% auto #0
@@ -107,9 +108,6 @@ class ReportColumn(NamedTuple):
     higher_is_better: bool|None
     per_model: np.ndarray|None = None   # the primary column's value of each model of the row
 
-def _nanmean(a)->float:
-    a = np.asarray(a, float); return float(np.nanmean(a)) if np.isfinite(a).any() else float('nan')
-
 def _klom_columns(r)->list[ReportColumn]:
     s = r.detail.summary()
     return [ReportColumn(f'KLOM {stat} ({g})', float(s[stat][g]), False)
@@ -163,11 +161,6 @@ def _resamples(n:int, boot:int, tag:str)->np.ndarray:
     "`boot` resamples (with replacement) of `n` models, seeded by `tag`: the same for every row of a forget set."
     return np.random.default_rng(int(fingerprint(tag)[:8], 16)).integers(0, n, size=(boot, n))
 
-def _subset(o:Outputs, k:int)->Outputs:
-    "The first `k` models of `o`, with their images and modules."
-    return Outputs(o.logits[:k], o.y, o.groups, None if o.membership is None else o.membership[:k], o.x,
-                   None if o.models is None else o.models[:k])
-
 def _klom_replicates(un:Outputs, oracle:Outputs, R:np.ndarray, R2:np.ndarray, cfg:dict)->np.ndarray:
     "KLOM's primary column on each resample of the unlearned models (`R`) and of the oracles (`R2`)."
     u, o, f = un.margins(), oracle.margins(), un.groups['forget']
@@ -186,7 +179,7 @@ def report_row(roles:dict[str, Outputs], # 'unlearned' (the row), 'oracle', 'ori
     out = dict(values={}, higher_is_better={}, primary={}, replicates={}, seconds={})
     for name in metric_names:
         t0 = time.perf_counter(); spec = metrics[name].obj
-        use = {r: (_subset(roles[r], uni_models) if spec.needs_models else roles[r]) for r in spec.roles}
+        use = {r: (first_models(roles[r], uni_models) if spec.needs_models else roles[r]) for r in spec.roles}
         res = compute_metric(name, use, **params.get(name, {}))
         cols = COLUMN_READERS[name](res)
         for c in cols: out['values'][c.label], out['higher_is_better'][c.label] = c.value, c.higher_is_better
@@ -224,8 +217,11 @@ def _groups(s:ReportSetting, d:SettingData, forget:str)->dict[str, np.ndarray]:
     g = d.groups(forget); pop = g['population']
     return dict(g, validation=pop, test=pop, unseen=matched_unseen(d.x, d.y, g['forget'], pop))
 
-def _with_groups(o:Outputs, groups:dict)->Outputs:
-    return Outputs(o.logits, o.y, groups, o.membership, o.x, o.models)
+def _with_groups(o:Outputs, groups:dict)->Outputs: return replace(o, groups=groups)
+
+def _settings(settings)->list[ReportSetting]:
+    "`settings` (a name, a `ReportSetting`, or a sequence of either) as `ReportSetting`s, each checked."
+    return [get_setting(s) for s in ((settings,) if isinstance(settings, (str, ReportSetting)) else settings)]
 
 def _row_keys(s:ReportSetting, d:SettingData, forget:str, n:int, metric_names:list[str], labels:list[str],
               params:dict|None, boot:int, zoo:ModelZoo, groups:dict)->dict[str, dict]:
@@ -284,8 +280,7 @@ def run_report(settings=DEFAULT_SETTINGS, # names in `REPORT_SETTINGS` (or `Repo
                store:ArtifactStore|None=None, device:str|None='auto', executor=None,
               )->ReportResult:
     "Every setting × forget set × method scored by every metric on the same models, with bootstrap replicates."
-    settings = [get_setting(s) for s in ((settings,) if isinstance(settings, (str, ReportSetting)) else settings)]
-    names = check_metrics(metric_names); params = {**DEFAULT_PARAMS, **(params or {})}
+    settings = _settings(settings); names = check_metrics(metric_names); params = {**DEFAULT_PARAMS, **(params or {})}
     for m, p in params.items():
         if m in names: metrics.config(m, **p)   # every parameter checked before any work starts
     if n < 2: raise ConfigError(f"n={n} must be at least 2 (KLOM compares distributions over models)")
@@ -320,8 +315,8 @@ DEFAULT_PARAMS = {'uni_change': dict(n_images=16)}   # UNI explains 16 forget im
 def plan_report(settings=DEFAULT_SETTINGS, methods="all", metric_names="all", n:int=8, boot:int=200,
                 params:dict|None=None, store:ArtifactStore|None=None)->pd.DataFrame:
     "What a `run_report` call would make and score, and how much of it the store already holds; nothing is made."
-    settings = [get_setting(s) for s in ((settings,) if isinstance(settings, (str, ReportSetting)) else settings)]
-    names = check_metrics(metric_names); params = {**DEFAULT_PARAMS, **(params or {})}; store = store or get_store()
+    settings = _settings(settings); names = check_metrics(metric_names); params = {**DEFAULT_PARAMS, **(params or {})}
+    store = store or get_store()
     needs = {r for m in names if m != COLLATERAL for r in metrics[m].obj.roles}; out = []
     for s in settings:
         labels = check_methods(s, methods); d = iam_data(s); zoo = d.zoo(s, store)
@@ -331,8 +326,8 @@ def plan_report(settings=DEFAULT_SETTINGS, methods="all", metric_names="all", n:
                 kind = 'originals' if r == 'Original' else 'oracles' if r in ('oracle', 'Oracle (independent)') else 'unlearned'
                 for sp in row_specs(s, d, zoo, rows(s).get(r, r), f.name, n): specs[sp.key], kinds[sp.key] = sp, kind
         if 'shadow' in needs:
-            pz = ModelZoo(s.model, s.recipe, d.x[d.n_train:d.n_train + s.n_pool], d.y[d.n_train:d.n_train + s.n_pool], store=store)
-            for sp in pz.shadow_specs(np.arange(s.n_pool), s.n_shadows, s.seed, 0.8)[0]: specs[sp.key], kinds[sp.key] = sp, 'shadows'
+            pz, args, _ = shadow_zoo(s, d, 'out', store)   # the shadows `shadow_outputs` makes
+            for sp in pz.shadow_specs(*args)[0]: specs[sp.key], kinds[sp.key] = sp, 'shadows'
         for kind in ('originals', 'oracles', 'unlearned', 'shadows'):
             ks = [k for k, v in kinds.items() if v == kind]
             if ks: out.append(dict(setting=s.name, what=f'models: {kind}', needed=len(ks),
@@ -503,15 +498,13 @@ _SEP = '\x1f'   # joins the (setting, forget, row, column) key of a replicate in
 
 def save_result(result:ReportResult, folder:str|Path)->Path:
     "Write `result` into `folder` (table.csv, replicates.npz, result.json); atomic per file."
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    def atomic(name, write):
-        dst = folder/name; tmp = dst.with_name(f'.{dst.name}.tmp'); write(tmp); tmp.replace(dst)
+    folder = Path(folder); atomic = lambda name, write: atomic_write(folder/name, write)
     atomic('table.csv', lambda p: result.table.to_csv(p, index=False))
-    atomic('replicates.npz', lambda p: np.savez_compressed(open(p, 'wb'), **{_SEP.join(k): v for k, v in result.replicates.items()}))
+    def npz(p):   # a file object: given a path, numpy would append '.npz' to the temporary name
+        with open(p, 'wb') as f: np.savez_compressed(f, **{_SEP.join(k): v for k, v in result.replicates.items()})
+    atomic('replicates.npz', npz)
     meta = dict(higher_is_better=result.higher_is_better, primary=result.primary, meta=result.meta)
-    for k, t in result.extra.items():
-        (folder/'extra').mkdir(exist_ok=True)
-        atomic(f"extra/{k.replace('/', '__')}.csv", lambda p, t=t: t.to_csv(p))
+    for k, t in result.extra.items(): atomic(f"extra/{k.replace('/', '__')}.csv", lambda p, t=t: t.to_csv(p))
     meta['extra'] = list(result.extra)
     atomic('result.json', lambda p: p.write_text(json.dumps(meta, indent=1, default=str)))
     return folder
@@ -597,6 +590,4 @@ def write_report(result:ReportResult|str|Path, # a result, or a folder written b
     if not isinstance(result, ReportResult):
         folder = Path(result); path = path or folder/'report.html'; result = load_result(folder)
     if path is None: raise ConfigError("give `path` when `result` is not a folder")
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.tmp'); tmp.write_text(report_html(result)); tmp.replace(path)
-    return path
+    html = report_html(result); return atomic_write(Path(path), lambda tmp: tmp.write_text(html))

@@ -9,7 +9,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from .core import ArtifactStore, ConfigError, check_choice, get_store
+from .core import ArtifactStore, get_store
 from .experiments.setting import Setting, SettingData, row_models, rows
 from .zoo import ModelZoo
 
@@ -17,20 +17,13 @@ from .zoo import ModelZoo
 __all__ = ['setting_requests', 'make_setting', 'setting_plan']
 
 # %% ../nbs/02c_scaleout.ipynb #5b774088
-def _forget_names(s:Setting, forget_sets:Sequence[str]|None)->list[str]:
-    "The names `forget_sets` (default every forget set of `s`), each checked."
-    names = [f.name for f in s.forget_sets] if forget_sets is None else list(forget_sets)
-    if not names: raise ConfigError(f"setting {s.name!r}: no forget set to make models for")
-    for f in names: check_choice('forget set', f, [f.name for f in s.forget_sets])
-    return names
-
 def setting_requests(s:Setting, # the setting
                      n:int, # models per row
                      forget_sets:Sequence[str]|None=None, # names of `s.forget_sets`; default all
                     )->pd.DataFrame:
     "One row per zoo request of `make_setting`: forget set, row, how its models are made, and how many."
     out = [dict(forget_set='(all)', row='Original', made='trained', models=n)]
-    for f in _forget_names(s, forget_sets):
+    for f in s.forget_set_names(forget_sets):
         out += [dict(forget_set=f, row=r, made='trained', models=n) for r in ('oracle', 'Oracle (independent)')]
         out += [dict(forget_set=f, row=label, made='unlearned', models=n)
                 for label, r in rows(s).items() if r.role == 'method']
@@ -45,7 +38,7 @@ def make_setting(s:Setting, # the setting
                  **zoo_kw, # `ModelZoo` options: executor, chunk_size, device, engine, workers
                 )->ModelZoo:
     "Make (or find stored) every model of `s` for `forget_sets`: the originals, then all other requests side by side."
-    names = _forget_names(s, forget_sets)
+    names = s.forget_set_names(forget_sets)
     zoo = ModelZoo(s.model, s.recipe, d.x[:d.n_train], d.y[:d.n_train], store=store or get_store(), **zoo_kw)
     table = rows(s); row_models(s, d, zoo, table['Original'], names[0], n)   # the parents, once
     todo = [(f, r) for f in names for r in ['oracle', *(r for label, r in table.items() if label != 'Original')]]

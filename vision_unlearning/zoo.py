@@ -160,7 +160,7 @@ class ChunkJob:
     def __call__(self)->tuple[int, float]:
         "Make and store the models (none when all are stored: a requeued job); (models computed, seconds)."
         store = ArtifactStore(self.root, self.strict)
-        if all(store.get('model', sp, version=MODEL_VERSION) is not None for sp in self.specs): return 0, 0.0
+        if all(store.has('model', sp, MODEL_VERSION) for sp in self.specs): return 0, 0.0   # no model is read
         states, secs = _timed(*self.call)
         for sp, st in zip(self.specs, states):
             def item(st=st, sp=sp):

@@ -15,7 +15,7 @@ import torch
 from pydantic import Field, model_validator
 
 from ..core import (ArtifactStore, ConfigError, InsufficientSamplesError, VisionUnlearningError,
-                                    array_fingerprint, atomic_write, check_choice, get_store, progress, using_store)
+                                    array_fingerprint, check_choice, get_store, progress, using_store)
 from ..data import load_font_identities
 from ..models import CNNConfig, margins as logit_margins
 from ..splits import make_split
@@ -286,15 +286,13 @@ def method_folder(run:CollateralRun, label:str, specs:dict[str, dict[str, list[M
                                           models={f: [sp.key for sp in r[label]] for f, r in specs.items()},
                                           original=[sp.key for sp in first], points=array_fingerprint(d.x[h])),
                   version='1')
-    folder = st.folder('collateral_icare', key); done = folder/'COMPLETE'
-    if done.exists(): return str(folder)
-    emb = lambda sp: font_embeddings(_logits(s, d, sp, st), d.y[h], d.font[h], d.fonts, s.model.n_classes)
-    pos = {f: k for k, f in enumerate(d.fonts)}; t = run.pairs[label]
-    pairs = {pos[e]: t.loc[e].reindex(d.fonts).reset_index(drop=True) for e in d.emitters}
-    after = {pos[int(f.removeprefix('font_'))]: emb(r[label]) for f, r in specs.items()}
-    write_collateral_folder(str(folder), entity_metadata(d.attributes), pairs, emb(first), after)
-    atomic_write(done, lambda tmp: tmp.write_text('ok'))
-    return str(folder)
+    def build(folder):
+        emb = lambda sp: font_embeddings(_logits(s, d, sp, st), d.y[h], d.font[h], d.fonts, s.model.n_classes)
+        pos = {f: k for k, f in enumerate(d.fonts)}; t = run.pairs[label]
+        pairs = {pos[e]: t.loc[e].reindex(d.fonts).reset_index(drop=True) for e in d.emitters}
+        after = {pos[int(f.removeprefix('font_'))]: emb(r[label]) for f, r in specs.items()}
+        write_collateral_folder(str(folder), entity_metadata(d.attributes), pairs, emb(first), after)
+    return str(st.built_folder('collateral_icare', key, build))
 
 # %% ../../nbs/24_collateral.ipynb #7eb903c0
 def collateral_run(setting:CollateralSetting=DEFAULT_SETTING, # fonts, model, recipe, emitters, methods

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/21b_iam_benchmark.ipynb #c35bcbd0
 from __future__ import annotations
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -26,9 +26,9 @@ from .setting import (ForgetSetSpec, Setting, SettingData, make_rows, role_outpu
 
 # %% auto #0
 __all__ = ['IAM_ATTACKS', 'IAM_FORGET_SETS', 'DEFAULT_SETTING', 'FONT_SETTING', 'SEED_TABLE1', 'SEED_SENSITIVITY',
-           'SEED_APPROXIMATE', 'AttackSpec', 'IamSetting', 'iam_data', 'shadow_outputs', 'first_models', 'IamRun',
-           'attack_outputs', 'iam_forget_set', 'iam_benchmark', 'seed_comparison', 'iam_ablation', 'shadow_curve',
-           'ExposureConfig', 'exposure_checkpoints', 'scoreui_table', 'plot_rows', 'iam_explorer']
+           'SEED_APPROXIMATE', 'AttackSpec', 'IamSetting', 'iam_data', 'shadow_zoo', 'shadow_outputs', 'first_models',
+           'IamRun', 'attack_outputs', 'iam_forget_set', 'iam_benchmark', 'seed_comparison', 'iam_ablation',
+           'shadow_curve', 'ExposureConfig', 'exposure_checkpoints', 'scoreui_table', 'plot_rows', 'iam_explorer']
 
 # %% ../../nbs/21b_iam_benchmark.ipynb #c0bc62af
 class AttackSpec(Config):
@@ -119,22 +119,28 @@ def iam_data(s:IamSetting=DEFAULT_SETTING)->SettingData:
     return SettingData(x, y, s.n_train, forget, held_out=dict(pool=np.arange(a, b), population=np.arange(b, len(x))))
 
 # %% ../../nbs/21b_iam_benchmark.ipynb #02fa34d7
-def shadow_outputs(s:IamSetting, d:SettingData, forget:str, kind:str='out', store:ArtifactStore|None=None)->Outputs:
-    "The `Outputs` of the setting's shadows of `kind` ('out' or 'halves') on every point, with their membership."
+def shadow_zoo(s:IamSetting, d:SettingData, kind:str='out', store:ArtifactStore|None=None)->tuple[ModelZoo, tuple, int]:
+    ("The zoo of the setting's shadows of `kind` ('out' or 'halves'), the arguments of its `shadows` and "
+     "`shadow_specs`, and where its pool starts among the points.")
     check_choice('kind', kind, ['out', 'halves'])
     lo, hi = (d.n_train if kind == 'out' else 0), d.n_train + s.n_pool
-    zoo = ModelZoo(s.model, s.recipe, d.x[lo:hi], d.y[lo:hi], store=store or get_store())
     n, frac = (s.n_shadows, 0.8) if kind == 'out' else (s.n_halves, None)
-    pool = np.arange(hi - lo); zoo.shadows(pool, n, s.seed, frac)
-    specs, keep = zoo.shadow_specs(pool, n, s.seed, frac)
+    zoo = ModelZoo(s.model, s.recipe, d.x[lo:hi], d.y[lo:hi], store=store or get_store())
+    return zoo, (np.arange(hi - lo), n, s.seed, frac), lo
+
+def shadow_outputs(s:IamSetting, d:SettingData, forget:str, kind:str='out', store:ArtifactStore|None=None)->Outputs:
+    "The `Outputs` of the setting's shadows of `kind` ('out' or 'halves') on every point, with their membership."
+    zoo, args, lo = shadow_zoo(s, d, kind, store); n, hi = args[1], lo + len(args[0])
+    zoo.shadows(*args); specs, keep = zoo.shadow_specs(*args)
     m = torch.zeros(n, len(d.x), dtype=torch.bool); m[:, lo:hi] = torch.as_tensor(keep)
     return Outputs(zoo.logits(specs, d.x, desc=f"{s.name}: {kind} shadows"), d.y, d.groups(forget), membership=m)
 
 def first_models(o:Outputs, k:int|None)->Outputs:
-    "The same `Outputs` with the first `k` models only (all when `k` is None)."
+    "The same `Outputs` with the first `k` models only (all when `k` is None); their modules too, where it has them."
     if k is None: return o
     if k > o.n_models: raise ConfigError(f"{k} shadows asked for; the setting has {o.n_models}")
-    return Outputs(o.logits[:k], o.y, o.groups, None if o.membership is None else o.membership[:k])
+    return replace(o, logits=o.logits[:k], membership=None if o.membership is None else o.membership[:k],
+                   models=None if o.models is None else o.models[:k])
 
 # %% ../../nbs/21b_iam_benchmark.ipynb #14c89c72
 @dataclass

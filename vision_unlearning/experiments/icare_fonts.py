@@ -298,10 +298,7 @@ def run_folder(icare:'Icare', null:bool=False)->str:
     run = icare.run   # the folder depends on which emitters were run, too
     key = icare.store.key('icare_real', dict(icare._key('null' if null else 'all', None, run.methods),
                                              emitters=run.emitters, null_emitters=run.null_emitters), version='1')
-    folder = icare.store.folder('icare_real', key); done = folder/'COMPLETE'
-    if not done.exists():
-        write_assets(icare, folder, null=null); atomic_write(done, lambda tmp: tmp.write_text('ok'))
-    return str(folder)
+    return str(icare.store.built_folder('icare_real', key, lambda folder: write_assets(icare, folder, null=null)))
 
 # %% ../../nbs/15b_icare_diffusion.ipynb #9bdc33d3
 SIMILARITY_ATTRIBUTES = ('family', 'foundry', 'design', 'weight_class', 'slant')
@@ -404,11 +401,10 @@ def efficacy(icare:'Icare', method:str, null:bool=False)->pd.DataFrame:
 
 def build_times(icare:'Icare')->pd.DataFrame:
     "Seconds each stored product of the run took to compute (from the store's metadata), summed by stage."
-    import json
     rows = []
     for kind in ('glyph_diffusion', 'font_classifier', 'icare_glyphs', 'icare_per_entity'):
-        for m in (icare.store.root/kind).glob('*/*/meta.json'):
-            d = json.loads(m.read_text()); c = d.get('config') or {}
+        for d in icare.store.entries(kind):
+            c = d.get('config') or {}
             stage = (kind if kind != 'icare_glyphs' else
                      'original images' if c.get('method') is None else
                      f"{c['method']}{' (null)' if (c.get('params') or {}).get('direction') == 'random' else ''}: unlearn + images + metrics")

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #b312d16e
 from __future__ import annotations
-import json, warnings
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -100,12 +100,6 @@ class KlomRun:
 # %% ../../nbs/20b_klom_benchmark.ipynb #3599abd9
 SECONDS_PER_MODEL = 819 / 1264   # the default run from an empty store: 1,264 models in 819 s on two CPU cores
 
-def _forget_names(s:KlomSetting, forget_sets:list[str]|None)->list[str]:
-    "`forget_sets` (default: all of `s`), each checked."
-    names = [f.name for f in s.forget_sets]
-    for f in forget_sets or names: check_choice('forget set', f, names)
-    return list(forget_sets or names)
-
 def missing_models(s:KlomSetting=DEFAULT_SETTING, # the setting
                    n:int=16, # models per role
                    forget_sets:list[str]|None=None, # names of `s.forget_sets` (default all)
@@ -113,7 +107,7 @@ def missing_models(s:KlomSetting=DEFAULT_SETTING, # the setting
                   )->tuple[int, int]:
     "(models the store lacks, models the run needs) for a KLOM run; nothing is made."
     d, store = data or klom_data(s), store or get_store(); zoo = d.zoo(s, store)
-    specs = {sp.key: sp for f in _forget_names(s, forget_sets) for r in ['oracle', *rows(s).values()]
+    specs = {sp.key: sp for f in s.forget_set_names(forget_sets) for r in ['oracle', *rows(s).values()]
              for sp in row_specs(s, d, zoo, r, f, n)}   # the originals are shared by every forget set: counted once
     return sum(not store.has('model', sp, MODEL_VERSION) for sp in specs.values()), len(specs)
 
@@ -124,16 +118,17 @@ def training_estimate(s:KlomSetting, models:int)->float:
 
 def _duration(secs:float)->str: return f"about {secs / 60:.0f} min" if secs >= 90 else f"about {secs:.0f} s"
 
-def _check_stored(run:KlomRun, names:list[str], store:ArtifactStore|None, train:bool):
-    "Warn before making the models the store lacks, with their number and time; refuse instead if not `train`."
+def _check_stored(run:KlomRun, names:list[str], store:ArtifactStore|None, train:bool)->int:
+    "Warn before making the models the store lacks, with their number and time (refuse if not `train`); the run's models."
     missing, total = missing_models(run.setting, run.n, names, store, run.data)
-    if not missing: return
+    if not missing: return total
     msg = (f"{missing} of the {total} models of this KLOM run ({run.setting.name}, N = {run.n}, forget sets "
            f"{', '.join(names)}) are not in the store {str((store or get_store()).root)!r}; making them takes "
            f"{_duration(training_estimate(run.setting, missing))} on two CPU cores")
     runs = "klom_runs() lists the runs the store holds and stored_klom_run() reads one"
     if not train: raise DataNotFoundError(f"{msg}. Pass train=True to make them, or: {runs}")
     warnings.warn(f"{msg}. Training starts now (interrupt to stop; {runs}; train=False refuses to train)", stacklevel=3)
+    return total
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #c3d4e5f6
 def klom_forget_set(run:KlomRun, forget:str, store:ArtifactStore|None=None, **klom_kw):
@@ -147,9 +142,8 @@ def klom_forget_set(run:KlomRun, forget:str, store:ArtifactStore|None=None, **kl
 
 KLOM_RUN_VERSION = '1'
 
-def _record(run:KlomRun, names:list[str], store:ArtifactStore|None):
-    "Note a complete run in the store (its setting, N, forget sets and model count), for `klom_runs`."
-    total = missing_models(run.setting, run.n, names, store, run.data)[1]
+def _record(run:KlomRun, names:list[str], store:ArtifactStore|None, total:int):
+    "Note a complete run of `total` models in the store (its setting, N, forget sets and model count), for `klom_runs`."
     key = dict(setting=run.setting, n=run.n, forget_sets=names, models=total, model_version=MODEL_VERSION)
     (store or get_store()).load_or_compute('klom_run', key, lambda: dict(models=total), KLOM_RUN_VERSION, fmt='json')
 
@@ -162,18 +156,18 @@ def klom_benchmark(s:KlomSetting=DEFAULT_SETTING, # the setting
                   )->KlomRun:
     "The KLOM benchmark: every row of every forget set, models read from the zoo's store or made."
     if n < 2: raise ConfigError(f"n={n}: KLOM needs at least 2 models per role")
-    run = KlomRun(s, n, klom_data(s)); names = _forget_names(s, forget_sets)
-    _check_stored(run, names, store, train)
+    run = KlomRun(s, n, klom_data(s)); names = s.forget_set_names(forget_sets)
+    total = _check_stored(run, names, store, train)
     for f in names: klom_forget_set(run, f, store, **klom_kw)
-    _record(run, names, store)
+    _record(run, names, store, total)
     return run
 
 # %% ../../nbs/20b_klom_benchmark.ipynb #0c58da62
 def _recorded(store:ArtifactStore)->list[dict]:
     "The configs of the runs recorded in `store` whose models this version can read, largest, then newest, first."
     out = []
-    for m in (store.root/'klom_run').glob('*/*/meta.json'):
-        meta = json.loads(m.read_text()); c = meta.get('config') or {}
+    for meta in store.entries('klom_run'):
+        c = meta.get('config') or {}
         if meta.get('package') == __version__ and c.get('model_version') == MODEL_VERSION:   # else: other model keys
             out.append(dict(c, created=meta.get('created', '')))
     return sorted(out, key=lambda c: (c['models'], c['created']), reverse=True)

@@ -18,16 +18,16 @@ from ..models import CNNConfig, as_inputs, load_models
 from ..splits import class_labels, make_split
 from ..unlearning import RetrainConfig
 from ..zoo import MODEL_VERSION, default_workers
-from ..metrics.nomus import SEED_TABLES, score_unlearning, simple_mia
+from ..metrics.nomus import MIA_PROTOCOLS, SEED_TABLES, score_unlearning, simple_mia
 from ..metrics.registry import Outputs, compute_metric
 from .setting import (ForgetSetSpec, MethodSpec, RoleSeeds, Setting, SettingData,
                                                    row_models, row_specs, rows, seed_methods)
 
 # %% auto #0
-__all__ = ['TASK_OUTPUTS', 'SETTINGS', 'FONT_ATTRIBUTES', 'FONT_COLLECTIONS', 'BENCH_VERSION', 'MIA_PROTOCOLS', 'SEED_LABELS',
-           'SEED_ANALOGUE', 'NomusSetting', 'font_collection', 'font_labels', 'setting_data', 'original_model',
-           'score_row', 'run_method', 'run_setting', 'nomus_benchmark', 'stored_result', 'seed_agreement',
-           'plot_setting', 'protocol_chance', 'plot_protocols', 'nomus_explorer', 'setting_loaders']
+__all__ = ['TASK_OUTPUTS', 'SETTINGS', 'FONT_ATTRIBUTES', 'FONT_COLLECTIONS', 'BENCH_VERSION', 'SEED_LABELS', 'SEED_ANALOGUE',
+           'NomusSetting', 'font_collection', 'font_labels', 'setting_data', 'original_model', 'score_row',
+           'run_method', 'run_setting', 'nomus_benchmark', 'stored_result', 'seed_agreement', 'plot_setting',
+           'protocol_chance', 'plot_protocols', 'nomus_explorer', 'setting_loaders']
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #4efddac2
 TASK_OUTPUTS = {'collection': 8, 'weight': 3, 'bold': 2, 'attributes': 4, 'class': 10}   # outputs of the model per task
@@ -143,8 +143,6 @@ def original_model(s:NomusSetting, store:ArtifactStore|None=None,
     return load_models(s.model, [item['state']], 'cpu')[0], item['seconds']
 
 # %% ../../nbs/22b_nomus_benchmark.ipynb #96a98160
-MIA_PROTOCOLS = ('balanced', 'reference')   # every table row holds the attack under both (`22_nomus`)
-
 def score_row(zoo, spec, d:SettingData, label:str, lam:float=0.5)->dict:
     "One table row for the model `spec` of `zoo`: the 'nomus' metric under each MIA protocol, and the attacker's losses."
     out = Outputs(zoo.logits([spec], d.x), d.y, d.groups('forget'))

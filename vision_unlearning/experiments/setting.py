@@ -6,7 +6,7 @@
 from __future__ import annotations
 import concurrent.futures as cf
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Sequence
 
 import numpy as np
 import torch
@@ -74,6 +74,14 @@ class Setting(Config):
         for spec in (*self.forget_sets, *self.methods): spec.config()   # specs given as dicts are checked too
         _unique('forget-set name', [f.name for f in self.forget_sets])
         _unique('method label', [*RESERVED_ROWS, *(m.label for m in self.methods)])
+
+    def forget_set_names(self, names:Sequence[str]|None=None, # names of `forget_sets`; default all of them
+                        )->list[str]:
+        "`names` (default every forget set of the setting), each checked; at least one."
+        known = [f.name for f in self.forget_sets]; names = known if names is None else list(names)
+        if not names: raise ConfigError(f"setting {self.name!r}: no forget set to run (it has {known})")
+        for f in names: check_choice('forget set', f, known)
+        return names
 
 def _unique(what:str, names:list[str]):
     "Refuse a repeated name."

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/22_nomus.ipynb #25397ae9
 from __future__ import annotations
-from typing import Any, Dict, Literal
+from typing import Any, Dict, Literal, get_args
 
 import numpy as np
 import torch
@@ -15,9 +15,9 @@ from ..core import Config, ConfigError, InsufficientSamplesError, NonFiniteError
 from .registry import MetricResult, Outputs, logit_features, metric
 
 # %% auto #0
-__all__ = ['SEED_TABLES', 'type_mia_protocol', 'MIA_TEST_SIZE', 'MIA_MIN_PER_CLASS', 'MIA_MIN_TOTAL', 'mia_gap', 'nomus',
-           'simple_mia', 'attack_features', 'UnlearningScore', 'loader_accuracy', 'score_unlearning', 'MiaConfig',
-           'mia_metric', 'NomusConfig', 'nomus_metric']
+__all__ = ['SEED_TABLES', 'type_mia_protocol', 'MIA_PROTOCOLS', 'MIA_TEST_SIZE', 'MIA_MIN_PER_CLASS', 'MIA_MIN_TOTAL', 'mia_gap',
+           'nomus', 'simple_mia', 'attack_features', 'UnlearningScore', 'loader_accuracy', 'score_unlearning',
+           'MiaConfig', 'mia_metric', 'NomusConfig', 'nomus_metric']
 
 # %% ../../nbs/22_nomus.ipynb #674bc216
 def mia_gap(mia_accuracy:float)->float:
@@ -62,6 +62,7 @@ SEED_TABLES:Dict[str, Dict[str, tuple]] = {  # setting -> method -> (test accura
 
 # %% ../../nbs/22_nomus.ipynb #661a2a1a
 type_mia_protocol = Literal['balanced', 'reference']
+MIA_PROTOCOLS = get_args(type_mia_protocol)
 MIA_TEST_SIZE = 0.1   # `StratifiedShuffleSplit`'s default, as in the reference
 
 def _attack_matrix(name:str, a)->np.ndarray:
@@ -108,7 +109,7 @@ def simple_mia(forget_features:np.ndarray, # per-sample attack features of forge
     from sklearn.linear_model import LogisticRegression
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import StratifiedShuffleSplit, cross_val_score
-    check_choice('protocol', protocol, ['balanced', 'reference']); check_choice('attack', attack, ['logistic', 'gradient_boosting'])
+    check_choice('protocol', protocol, MIA_PROTOCOLS); check_choice('attack', attack, ['logistic', 'gradient_boosting'])
     if n_splits < 1: raise ConfigError(f"n_splits={n_splits!r} must be >= 1")
     f, u = _attack_matrix('forget', forget_features), _attack_matrix('unseen', unseen_features)
     if f.shape[1] != u.shape[1]: raise ConfigError(f"forget features have {f.shape[1]} columns, unseen {u.shape[1]}")

@@ -10,7 +10,7 @@ from typing import Any, Dict, List
 from pydantic import BaseModel, ConfigDict
 
 from ... import __version__
-from ...core import ArtifactStore, atomic_write, get_store
+from ...core import ArtifactStore, get_store
 from ._vocab import *
 from ._files import *
 from ._files import (_provenance_path, _read_json, _records_problem,
@@ -77,12 +77,9 @@ def write_testbed(folder:str, # asset folder to write (created)
 def testbed(cfg:TestbedConfig=TestbedConfig(), store:ArtifactStore|None=None)->str:
     "Folder of the testbed `cfg` in the artifact store, written on first use (a half-written folder is rewritten)."
     store = store or get_store()
-    folder = store.folder('icare_testbed', store.key('icare_testbed', cfg, version='4'))
-    done = folder / 'COMPLETE'
-    if not done.exists():
-        write_testbed(str(folder), cfg)
-        atomic_write(done, lambda tmp: tmp.write_text(cfg.model_dump_json()))
-    return str(folder)
+    key = store.key('icare_testbed', cfg, version='4')
+    return str(store.built_folder('icare_testbed', key, lambda folder: write_testbed(str(folder), cfg),
+                                  marker=cfg.model_dump_json()))
 
 # %% ../../../nbs/13b_per_entity_table.ipynb #67681c60
 __all__ = sorted({*globals().get('__all__', ()), *_files.__all__})   # nbdev's names of this module, and _files's
